@@ -1,0 +1,26 @@
+// The admin area: Bull Board at /admin/queues. Bull Board has no auth of its own and its API can
+// obliterate queues, so basic auth guards the whole /admin base path (page, assets and API).
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { HonoAdapter } from '@bull-board/hono';
+import { serveStatic } from '@hono/node-server/serve-static';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { basicAuth } from 'hono/basic-auth';
+import type { Queues } from '../redis/queues.ts';
+
+export const BOARD_PATH = '/admin/queues';
+
+export function mountAdmin(app: OpenAPIHono, opts: { user: string; password: string; queues: Queues }): void {
+  const guard = basicAuth({ username: opts.user, password: opts.password, realm: 'pizza-outbox admin' });
+  app.use('/admin', guard);
+  app.use('/admin/*', guard);
+
+  const board = new HonoAdapter(serveStatic);
+  board.setBasePath(BOARD_PATH);
+  createBullBoard({
+    queues: Object.values(opts.queues).map((q) => new BullMQAdapter(q)),
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'Pizza outbox' } },
+  });
+  app.route(BOARD_PATH, board.registerPlugin());
+}

@@ -1,0 +1,72 @@
+// The Hono application: routes, validation, error mapping and the admin area. Pure HTTP: it gets
+// narrow functions for storage and health, so tests can build it with their own.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { Logger } from 'pino';
+import { isConnectionError } from '../db/client.ts';
+import type { OrderStore } from './order-store.ts';
+import { fieldErrors, problem } from './problem.ts';
+import { registerHealthRoutes, type HealthChecks } from './routes/health.ts';
+import { registerOrderRoutes } from './routes/orders.ts';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface ApiDeps {
+  store: OrderStore;
+  health: HealthChecks;
+  log: Logger;
+  // Mounts the password-protected admin area (Bull Board); left out in HTTP-only unit tests.
+  mountAdmin?: (app: OpenAPIHono) => void;
+}
+
+export function createApiApp({ store, health, log, mountAdmin }: ApiDeps): OpenAPIHono {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const where = result.target === 'json' ? 'body' : result.target;
+        return problem(c, 400, 'Invalid request', `The request ${where} has fields that are wrong; see errors.`, fieldErrors(result.error));
+      }
+      return undefined;
+    },
+  });
+
+  // Every route that takes a body: JSON only, and never more than MAX_BODY_BYTES (chunked or not).
+  app.use('*', async (c, next) => {
+    if (c.req.method !== 'POST' && c.req.method !== 'PUT' && c.req.method !== 'PATCH') return next();
+    if (c.req.path.startsWith('/admin/queues')) return next(); // Bull Board's own API posts without bodies
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      return problem(c, 415, 'Unsupported media type', 'Send the body as JSON with Content-Type: application/json.');
+    }
+    return next();
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => problem(c, 413, 'Body too large', `The body must be at most ${MAX_BODY_BYTES} bytes.`),
+    }),
+  );
+
+  registerHealthRoutes(app, health);
+  registerOrderRoutes(app, store);
+  mountAdmin?.(app);
+
+  app.notFound((c) => problem(c, 404, 'Not found', `No route for ${c.req.method} ${c.req.path}.`));
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      if (err.res) return err.res;
+      const status = err.status;
+      return problem(c, status, status === 400 ? 'Invalid request' : 'Request refused', err.message || undefined);
+    }
+    if (isConnectionError(err)) {
+      log.warn({ code: (err as { code?: string }).code, path: c.req.path }, 'postgres unavailable');
+      c.header('retry-after', '1');
+      return problem(c, 503, 'Service unavailable', 'The database is not answering; retry in a moment.');
+    }
+    log.error({ err, path: c.req.path, method: c.req.method }, 'unhandled error');
+    return problem(c, 500, 'Internal error', 'Something went wrong on our side; the error is logged.');
+  });
+  return app;
+}

@@ -1,0 +1,49 @@
+// What the order routes need from the database, as narrow functions so the HTTP layer can be
+// unit-tested without one.
+import { randomUUID } from 'node:crypto';
+import type { Sql } from '../db/client.ts';
+import { findOrderDetails, insertOrderWithEvent, listOrders, type OrderDetails, type OrderPageQuery, type OrderRow } from '../db/orders.ts';
+import type { EventHeaders } from '../events/routing.ts';
+import type { CreateOrderInput } from './schemas.ts';
+
+export interface OrderStore {
+  place(input: CreateOrderInput, headers: EventHeaders): Promise<OrderRow>;
+  find(id: string): Promise<OrderDetails | undefined>;
+  list(query: { status?: OrderRow['status'] | undefined; limit: number; cursor?: string | undefined }): Promise<OrderRow[]>;
+}
+
+export function totalCents(input: CreateOrderInput): number {
+  return input.items.reduce((sum, item) => sum + item.quantity * item.unit_price_cents, 0);
+}
+
+// `onPlaced` runs after the commit: it wakes the relay (in-process hand-off or a coalesced NOTIFY).
+export function createOrderStore(sql: Sql, onPlaced: () => void): OrderStore {
+  return {
+    async place(input, headers) {
+      const orderId = randomUUID();
+      const total = totalCents(input);
+      const order = await insertOrderWithEvent(
+        sql,
+        { id: orderId, customer_name: input.customer_name, address: input.address, items: input.items, total_cents: total },
+        {
+          id: randomUUID(),
+          event_type: 'order.created',
+          payload: { order_id: orderId, total_cents: total },
+          headers: Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => typeof e[1] === 'string')),
+        },
+      );
+      onPlaced();
+      return order;
+    },
+    find: (id) => findOrderDetails(sql, id),
+    async list({ status, limit, cursor }) {
+      let after: OrderPageQuery['after'];
+      if (cursor) {
+        const [last] = await sql<{ created_at: Date; id: string }[]>`SELECT created_at, id FROM orders WHERE id = ${cursor}`;
+        if (!last) return [];
+        after = { createdAt: last.created_at, id: last.id };
+      }
+      return listOrders(sql, { status, limit, after });
+    },
+  };
+}

@@ -1,0 +1,101 @@
+// POST /orders, POST /pizza, GET /orders/:id, GET /orders.
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { OrderDetails, OrderRow } from '../../db/orders.ts';
+import type { OrderStore } from '../order-store.ts';
+import {
+  CreateOrderSchema, ListOrdersQuerySchema, OrderIdParamSchema, OrderPageSchema, OrderSchema, PizzaSchema, ProblemSchema, pizzaToOrder,
+  type CreateOrderInput,
+} from '../schemas.ts';
+import { eventHeadersFor } from '../trace.ts';
+import { problem } from '../problem.ts';
+import type { Context } from 'hono';
+
+const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
+const created = { description: 'The order, stored with its order.created event', content: { 'application/json': { schema: OrderSchema } } };
+const badInput = {
+  400: problemResponse('Malformed JSON or a field that is wrong (see `errors`)'),
+  413: problemResponse('Body too large'),
+  415: problemResponse('Content-Type is not application/json'),
+  503: problemResponse('Postgres is unavailable; retry later'),
+};
+
+const createOrderRoute = createRoute({
+  method: 'post',
+  path: '/orders',
+  summary: 'Place an order',
+  request: { body: { required: true, content: { 'application/json': { schema: CreateOrderSchema } } } },
+  responses: { 201: created, ...badInput },
+});
+
+const createPizzaRoute = createRoute({
+  method: 'post',
+  path: '/pizza',
+  summary: 'Place an order with the original pizza example body',
+  request: { body: { required: true, content: { 'application/json': { schema: PizzaSchema } } } },
+  responses: { 201: created, ...badInput },
+});
+
+const getOrderRoute = createRoute({
+  method: 'get',
+  path: '/orders/{id}',
+  summary: 'An order with its payment, delivery and invoice',
+  request: { params: OrderIdParamSchema },
+  responses: {
+    200: { description: 'The order', content: { 'application/json': { schema: OrderSchema } } },
+    400: problemResponse('The id is not a UUID'),
+    404: problemResponse('No such order'),
+  },
+});
+
+const listOrdersRoute = createRoute({
+  method: 'get',
+  path: '/orders',
+  summary: 'Orders, newest first, one page at a time',
+  request: { query: ListOrdersQuerySchema },
+  responses: {
+    200: { description: 'One page; pass next_cursor as cursor for the next', content: { 'application/json': { schema: OrderPageSchema } } },
+    400: problemResponse('A query parameter is wrong'),
+  },
+});
+
+function orderJson(row: OrderRow) {
+  return {
+    id: row.id,
+    customer_name: row.customer_name,
+    address: row.address,
+    items: row.items,
+    total_cents: row.total_cents,
+    status: row.status,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+function orderDetailsJson(row: OrderDetails) {
+  return { ...orderJson(row), payment: row.payment, delivery: row.delivery, invoice: row.invoice };
+}
+
+export function registerOrderRoutes(app: OpenAPIHono, store: OrderStore): void {
+  const place = async (c: Context, input: CreateOrderInput) => {
+    const headers = eventHeadersFor(c.req.header('traceparent'), c.req.header('x-request-id'));
+    const order = await store.place(input, headers);
+    c.header('location', `/orders/${order.id}`);
+    return c.json(orderDetailsJson({ ...order, payment: null, delivery: null, invoice: null }), 201);
+  };
+
+  app.openapi(createOrderRoute, (c) => place(c, c.req.valid('json')) as never);
+  app.openapi(createPizzaRoute, (c) => place(c, pizzaToOrder(c.req.valid('json'))) as never);
+
+  app.openapi(getOrderRoute, async (c) => {
+    const order = await store.find(c.req.valid('param').id);
+    if (!order) return problem(c, 404, 'Order not found', 'No order has this id; list orders with GET /orders.') as never;
+    return c.json(orderDetailsJson(order), 200);
+  });
+
+  app.openapi(listOrdersRoute, async (c) => {
+    const { status, limit = 20, cursor } = c.req.valid('query');
+    const rows = await store.list({ status, limit, cursor });
+    const next = rows.length === limit ? rows[rows.length - 1]!.id : null;
+    return c.json({ orders: rows.map(orderJson), next_cursor: next }, 200);
+  });
+}

@@ -1,0 +1,109 @@
+// Request and response schemas: the single source of truth for validation and for the OpenAPI document.
+// Every object is strict (unknown keys are an error, at every depth) and money is integer cents.
+import { z } from '@hono/zod-openapi';
+import { ORDER_STATUSES } from '../db/orders.ts';
+import { dollarsToCents } from './money.ts';
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const quantity = z.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100');
+
+export const OrderItemSchema = z
+  .strictObject({
+    flavor: text(100).openapi({ example: 'Pepperoni' }),
+    size: z.enum(['small', 'medium', 'large']),
+    quantity,
+    unit_price_cents: z
+      .number()
+      .int('must be whole cents')
+      .min(1, 'must be at least 1 cent')
+      .max(1_000_000, 'must be at most 1000000 cents')
+      .openapi({ example: 1999 }),
+  })
+  .openapi('OrderItem');
+
+export const CreateOrderSchema = z
+  .strictObject({
+    customer_name: text(200).openapi({ example: 'Alice' }),
+    address: text(500).openapi({ example: '123 Main St' }),
+    items: z.array(OrderItemSchema).min(1, 'must hold at least one item').max(50, 'must hold at most 50 items'),
+  })
+  .openapi('CreateOrder');
+export type CreateOrderInput = z.output<typeof CreateOrderSchema>;
+
+// The original pizza example's body, exactly: nothing more, nothing less. `price` is the price of
+// one pizza in dollars with at most two decimals.
+export const PizzaSchema = z
+  .strictObject({
+    flavor: text(100),
+    size: z.enum(['Small', 'Medium', 'Large']),
+    quantity,
+    price: z
+      .number()
+      .positive('must be more than 0')
+      .max(10_000, 'must be at most 10000')
+      .refine((v) => dollarsToCents(v) !== undefined, 'must have at most two decimals'),
+    address: text(500),
+    user_name: text(200),
+  })
+  .openapi('Pizza', {
+    example: { flavor: 'Pepperoni', size: 'Large', quantity: 2, price: 19.99, address: '123 Main St', user_name: 'Alice' },
+  });
+export type PizzaInput = z.output<typeof PizzaSchema>;
+
+export function pizzaToOrder(p: PizzaInput): CreateOrderInput {
+  return {
+    customer_name: p.user_name,
+    address: p.address,
+    items: [{ flavor: p.flavor, size: p.size.toLowerCase() as 'small' | 'medium' | 'large', quantity: p.quantity, unit_price_cents: dollarsToCents(p.price)! }],
+  };
+}
+
+export const OrderStatusSchema = z.enum(ORDER_STATUSES).openapi('OrderStatus');
+
+const timestamp = z.string().openapi({ format: 'date-time' });
+
+export const OrderSchema = z
+  .object({
+    id: z.uuid(),
+    customer_name: z.string(),
+    address: z.string(),
+    items: z.array(OrderItemSchema),
+    total_cents: z.number().int(),
+    status: OrderStatusSchema,
+    created_at: timestamp,
+    updated_at: timestamp,
+    payment: z.object({ id: z.uuid(), charge_id: z.uuid(), amount_cents: z.number().int(), created_at: timestamp }).nullable(),
+    delivery: z.object({ id: z.uuid(), courier: z.string(), dispatched_at: timestamp }).nullable(),
+    invoice: z.object({ id: z.uuid(), number: z.string(), amount_cents: z.number().int(), created_at: timestamp }).nullable(),
+  })
+  .openapi('Order');
+
+export const OrderPageSchema = z
+  .object({ orders: z.array(OrderSchema.omit({ payment: true, delivery: true, invoice: true })), next_cursor: z.string().nullable() })
+  .openapi('OrderPage');
+
+export const OrderIdParamSchema = z.strictObject({
+  id: z.uuid('must be a UUID').openapi({ param: { name: 'id', in: 'path' }, example: '0b5c6f9e-2f55-4c36-9a59-0f2b8c1f7f3e' }),
+});
+
+export const ListOrdersQuerySchema = z.strictObject({
+  status: OrderStatusSchema.optional().openapi({ param: { name: 'status', in: 'query' } }),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100'))
+    .optional()
+    .openapi({ param: { name: 'limit', in: 'query' }, example: '20' }),
+  cursor: z.uuid('must be the next_cursor of a previous page').optional().openapi({ param: { name: 'cursor', in: 'query' } }),
+});
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem');

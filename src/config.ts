@@ -1,0 +1,95 @@
+// The one place the environment is read. Parsed once at start; a bad value stops the process with
+// one line naming the variable. Tests pass their own `env` object instead of process.env.
+import { z } from 'zod';
+import { QUEUE_NAMES, type QueueName } from './events/routing.ts';
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'expected an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const rate = z
+  .string()
+  .trim()
+  .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'expected a number between 0 and 1')
+  .transform(Number);
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `expected a URL starting with ${protocols.join(' or ')}//`);
+
+const queueList = z
+  .string()
+  .trim()
+  .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))])
+  .pipe(z.array(z.enum(QUEUE_NAMES)).min(1, `expected a comma-separated list of ${QUEUE_NAMES.join(', ')}`));
+
+// Every variable is a string in the environment; defaults are strings too so the same parser runs.
+export const configSchema = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']).prefault('postgres://postgres:postgres@localhost:5432/outbox'),
+  REDIS_URL: url(['redis:', 'rediss:']).prefault('redis://localhost:6379'),
+  PORT: int(0, 65535).prefault('8080'),
+  HOST: z.string().trim().min(1).prefault('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
+  ADMIN_USER: z.string().min(1).prefault('admin'),
+  ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  // BullMQ keys are `<prefix>:<queue>:…`; a {hash tag} keeps every queue's keys in one Redis Cluster slot.
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
+    .prefault('{outbox}'),
+  PG_POOL_MAX: int(1, 500).prefault('10'),
+  PG_CONNECT_TIMEOUT_S: int(1, 120).prefault('5'),
+  RELAY_BATCH_SIZE: int(1, 5000).prefault('200'),
+  RELAY_CONCURRENCY: int(1, 16).prefault('2'),
+  RELAY_POLL_INTERVAL_MS: int(10, 600_000).prefault('1000'),
+  RELAY_MAX_ATTEMPTS: int(1, 1000).prefault('10'),
+  RELAY_MAX_PAYLOAD_BYTES: int(1024, 100 * 1024 * 1024).prefault('524288'),
+  WORKER_QUEUES: queueList.prefault(QUEUE_NAMES.join(',')),
+  WORKER_CONCURRENCY: int(1, 1000).prefault('16'),
+  WORKER_LOCK_DURATION_MS: int(1000, 3_600_000).prefault('30000'),
+  JOB_ATTEMPTS: int(1, 100).prefault('5'),
+  JOB_BACKOFF_MS: int(1, 3_600_000).prefault('1000'),
+  JOB_KEEP_COMPLETED_S: int(60, 365 * 86400).prefault(String(7 * 86400)),
+  JOB_KEEP_FAILED_S: int(60, 365 * 86400).prefault(String(30 * 86400)),
+  GATEWAY_LATENCY_MS: int(0, 60_000).prefault('0'),
+  GATEWAY_FAILURE_RATE: rate.prefault('0'),
+  // Orders whose total is above this many cents are declined; unset means nothing is declined.
+  GATEWAY_DECLINE_OVER_CENTS: int(0, Number.MAX_SAFE_INTEGER).optional(),
+  DELIVERY_LATENCY_MS: int(0, 60_000).prefault('0'),
+  DELIVERY_FAILURE_RATE: rate.prefault('0'),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).prefault('10000'),
+  REDIS_REQUIRE_NOEVICTION: bool.prefault('true'),
+});
+
+export type Config = z.output<typeof configSchema> & { WORKER_QUEUES: QueueName[] };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "not set", as in most twelve-factor tooling.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    const shown = name in present && !/PASSWORD|URL/.test(name) ? ` (got "${present[name]}")` : '';
+    throw new ConfigError(`Invalid configuration: ${name}${shown}: ${issue?.message ?? 'invalid'}. Fix it in the environment or .env and start again.`);
+  }
+  return parsed.data;
+}

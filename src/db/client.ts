@@ -1,0 +1,43 @@
+// The postgres.js client, configured the same way for every role.
+import postgres from 'postgres';
+import type { Logger } from 'pino';
+
+export type Sql = postgres.Sql;
+export type TxSql = postgres.TransactionSql;
+// A query function takes either the pool or a transaction, so callers choose the transaction.
+export type Db = Sql | TxSql;
+
+export interface DbOptions {
+  url: string;
+  max: number;
+  connectTimeoutS: number;
+  log?: Logger;
+}
+
+export function createSql({ url, max, connectTimeoutS, log }: DbOptions): Sql {
+  return postgres(url, {
+    max,
+    // Fail fast when Postgres is away, so the API can answer 503 instead of hanging for 30 s.
+    connect_timeout: connectTimeoutS,
+    idle_timeout: 60,
+    max_lifetime: 60 * 30,
+    onnotice: (notice) => log?.debug({ notice: notice.message }, 'postgres notice'),
+    // count(*) and bigint money columns come back as JS numbers; every value stays far below 2^53.
+    types: {
+      bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
+    },
+    transform: { undefined: null },
+  });
+}
+
+// Connection failures (as opposed to a bad query) mean "Postgres is unavailable right now".
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
+  'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
+  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006',
+]);
+
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONNECTION_ERROR_CODES.has(code);
+}

@@ -1,0 +1,110 @@
+// Query functions for orders: one statement each, named for what they do.
+import type { Db } from './client.ts';
+
+export const ORDER_STATUSES = ['pending_payment', 'paid', 'delivered', 'payment_failed', 'delivery_failed'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export const FINAL_STATUSES: readonly OrderStatus[] = ['delivered', 'payment_failed', 'delivery_failed'];
+
+export interface OrderItem {
+  flavor: string;
+  size: 'small' | 'medium' | 'large';
+  quantity: number;
+  unit_price_cents: number;
+}
+
+export interface OrderRow {
+  id: string;
+  customer_name: string;
+  address: string;
+  items: OrderItem[];
+  total_cents: number;
+  status: OrderStatus;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface OrderDetails extends OrderRow {
+  payment: { id: string; charge_id: string; amount_cents: number; created_at: string } | null;
+  delivery: { id: string; courier: string; dispatched_at: string } | null;
+  invoice: { id: string; number: string; amount_cents: number; created_at: string } | null;
+}
+
+export interface NewOrder {
+  id: string;
+  customer_name: string;
+  address: string;
+  items: OrderItem[];
+  total_cents: number;
+}
+
+export interface NewEvent {
+  id: string;
+  event_type: string;
+  payload: unknown;
+  headers: Record<string, string>;
+}
+
+// Writes the order and its order.created outbox row in one statement: one round trip, one transaction.
+export async function insertOrderWithEvent(db: Db, order: NewOrder, event: NewEvent): Promise<OrderRow> {
+  const [row] = await db<OrderRow[]>`
+    WITH inserted AS (
+      INSERT INTO orders (id, customer_name, address, items, total_cents)
+      VALUES (${order.id}, ${order.customer_name}, ${order.address}, ${db.json(order.items as never)}, ${order.total_cents})
+      RETURNING *
+    ), event AS (
+      INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
+      SELECT ${event.id}, 'order', inserted.id, ${event.event_type}, ${db.json(event.payload as never)}, ${db.json(event.headers)}
+      FROM inserted
+    )
+    SELECT * FROM inserted`;
+  if (!row) throw new Error('order insert returned no row');
+  return row;
+}
+
+// The order with its payment, delivery and invoice (each null until it exists).
+export async function findOrderDetails(db: Db, id: string): Promise<OrderDetails | undefined> {
+  const [row] = await db<OrderDetails[]>`
+    SELECT o.*,
+      (SELECT json_build_object('id', p.id, 'charge_id', p.charge_id, 'amount_cents', p.amount_cents, 'created_at', p.created_at)
+         FROM payments p WHERE p.order_id = o.id) AS payment,
+      (SELECT json_build_object('id', d.id, 'courier', d.courier, 'dispatched_at', d.dispatched_at)
+         FROM deliveries d WHERE d.order_id = o.id) AS delivery,
+      (SELECT json_build_object('id', i.id, 'number', i.number, 'amount_cents', i.amount_cents, 'created_at', i.created_at)
+         FROM invoices i WHERE i.order_id = o.id) AS invoice
+    FROM orders o WHERE o.id = ${id}`;
+  return row;
+}
+
+export interface OrderPageQuery {
+  status?: OrderStatus | undefined;
+  limit: number;
+  // Keyset cursor: the (created_at, id) of the last order of the previous page.
+  after?: { createdAt: Date; id: string } | undefined;
+}
+
+// One page of orders, newest first.
+export async function listOrders(db: Db, q: OrderPageQuery): Promise<OrderRow[]> {
+  return db<OrderRow[]>`
+    SELECT * FROM orders
+    WHERE true
+      ${q.status ? db`AND status = ${q.status}` : db``}
+      ${q.after ? db`AND (created_at, id) < (${q.after.createdAt}, ${q.after.id})` : db``}
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${q.limit}`;
+}
+
+// Moves an order from one of `from` to `to`; returns false when the order was not in such a state.
+export async function transitionOrder(db: Db, id: string, from: readonly OrderStatus[], to: OrderStatus): Promise<boolean> {
+  const rows = await db`
+    UPDATE orders SET status = ${to}, updated_at = now()
+    WHERE id = ${id} AND status = ANY(${from as OrderStatus[]}::text[])
+    RETURNING id`;
+  return rows.length === 1;
+}
+
+// Reads one order; workers call it inside their transaction, with a row lock so two
+// consumers of the same order serialise on it.
+export async function lockOrder(db: Db, id: string): Promise<OrderRow | undefined> {
+  const [row] = await db<OrderRow[]>`SELECT * FROM orders WHERE id = ${id} FOR UPDATE`;
+  return row;
+}

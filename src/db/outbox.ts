@@ -1,0 +1,64 @@
+// Query functions for the outbox: what the relay claims, publishes and marks, and what the
+// workers append when one step leads to the next.
+import type { Db } from './client.ts';
+
+export interface OutboxRow {
+  id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  event_type: string;
+  payload: unknown;
+  headers: Record<string, string>;
+  created_at: Date;
+  attempts: number;
+  payload_bytes: number;
+}
+
+// Locks up to `limit` committed rows still to publish, oldest first. SKIP LOCKED lets several
+// relays (or several loops of one relay) claim disjoint batches; claiming by state rather than by
+// "id after the last one seen" means a row whose transaction committed late is still found.
+export async function claimUnpublished(db: Db, limit: number): Promise<OutboxRow[]> {
+  return db<OutboxRow[]>`
+    SELECT id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, attempts,
+           octet_length(payload::text) AS payload_bytes
+    FROM outbox
+    WHERE published_at IS NULL AND dead_at IS NULL AND available_at <= now()
+    ORDER BY created_at
+    LIMIT ${limit}
+    FOR UPDATE SKIP LOCKED`;
+}
+
+// Marks a whole batch published in one statement.
+export async function markPublished(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db`UPDATE outbox SET published_at = now(), last_error = NULL WHERE id = ANY(${ids as string[]}::uuid[])`;
+}
+
+// Records a failed publish of one row; after `maxAttempts` the row is dead and is never tried again
+// until an operator requeues it. Until then it waits an exponential delay so it cannot block others.
+export async function recordPublishFailure(db: Db, id: string, error: string, maxAttempts: number): Promise<void> {
+  await db`
+    UPDATE outbox SET
+      attempts = attempts + 1,
+      last_error = ${error.slice(0, 2000)},
+      dead_at = CASE WHEN attempts + 1 >= ${maxAttempts} THEN now() END,
+      available_at = now() + least(interval '1 second' * power(2, attempts), interval '5 minutes')
+    WHERE id = ${id}`;
+}
+
+// Appends an event in the caller's transaction (workers emit the next step through the outbox).
+export async function insertEvent(
+  db: Db,
+  event: { id: string; aggregateType: string; aggregateId: string; eventType: string; payload: unknown; headers: Record<string, string> },
+): Promise<void> {
+  await db`
+    INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
+    VALUES (${event.id}, ${event.aggregateType}, ${event.aggregateId}, ${event.eventType},
+            ${db.json(event.payload as never)}, ${db.json(event.headers)})`;
+}
+
+// The event a job claims to be, as the database knows it (jobs can be forged from the dashboard).
+export async function findEvent(db: Db, id: string): Promise<Pick<OutboxRow, 'id' | 'aggregate_id' | 'event_type' | 'headers'> | undefined> {
+  const [row] = await db<OutboxRow[]>`SELECT id, aggregate_id, event_type, headers FROM outbox WHERE id = ${id}`;
+  return row;
+}

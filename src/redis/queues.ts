@@ -1,0 +1,28 @@
+// The BullMQ queues, one per consumer, with the job options every job gets.
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.ts';
+import { QUEUE_NAMES, type OutboxJobData, type QueueName } from '../events/routing.ts';
+
+export type Queues = Record<QueueName, Queue<OutboxJobData>>;
+
+export function defaultJobOptions(config: Config): JobsOptions {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS, jitter: 0.5 },
+    // Completed jobs stay long enough that a re-add after a relay restart is a no-op (jobId dedupe);
+    // past that window the inbox absorbs the duplicate.
+    removeOnComplete: { age: config.JOB_KEEP_COMPLETED_S },
+    removeOnFail: { age: config.JOB_KEEP_FAILED_S },
+  };
+}
+
+export function createQueues(connection: Redis, config: Config): Queues {
+  const make = (name: QueueName) =>
+    new Queue<OutboxJobData>(name, { connection, prefix: config.QUEUE_PREFIX, defaultJobOptions: defaultJobOptions(config) });
+  return Object.fromEntries(QUEUE_NAMES.map((name) => [name, make(name)])) as Queues;
+}
+
+export async function closeQueues(queues: Queues): Promise<void> {
+  await Promise.all(Object.values(queues).map((q) => q.close()));
+}

@@ -1,0 +1,67 @@
+// The relay as a running component: the publish loop, its LISTEN wake-up and the fallback poll.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Sql } from '../db/client.ts';
+import type { Queues } from '../redis/queues.ts';
+import { WAKE_CHANNEL } from './notifier.ts';
+import { createBatchProcessor } from './outbox-store.ts';
+import { publishRows } from './publish.ts';
+import { createRelay, type Relay } from './relay.ts';
+
+export interface RelayRole {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  wake(): void;
+  relay: Relay;
+}
+
+export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; redis: Redis; queues: Queues }): RelayRole {
+  const { config, log, sql, redis, queues } = deps;
+  const relay = createRelay({
+    processBatch: createBatchProcessor(sql, config.RELAY_MAX_ATTEMPTS),
+    publish: (rows) =>
+      publishRows(rows, {
+        addBulk: (queue, jobs) => queues[queue].addBulk(jobs),
+        isRedisReady: () => redis.status === 'ready',
+        maxPayloadBytes: config.RELAY_MAX_PAYLOAD_BYTES,
+      }),
+    log,
+    batchSize: config.RELAY_BATCH_SIZE,
+    concurrency: config.RELAY_CONCURRENCY,
+    pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+  });
+
+  let listener: { unlisten(): Promise<void> } | undefined;
+  let stopped = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  // postgres.js re-listens after a reconnect by itself; notifications sent during the gap are lost,
+  // so every (re)listen triggers a rescan.
+  const listen = async () => {
+    try {
+      listener = await sql.listen(WAKE_CHANNEL, () => relay.wake(), () => relay.wake());
+    } catch (err) {
+      if (stopped) return;
+      log.warn({ err: (err as Error).message }, 'LISTEN failed; polling until it works');
+      retryTimer = setTimeout(listen, config.RELAY_POLL_INTERVAL_MS);
+    }
+  };
+
+  return {
+    relay,
+    wake: () => relay.wake(),
+    async start() {
+      stopped = false;
+      relay.start();
+      await listen();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      await listener?.unlisten().catch(() => {});
+      listener = undefined;
+      await relay.stop();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// The relay: claims committed outbox rows, adds them to BullMQ and marks them published, in a few
+// concurrent loops so one batch is read while another is being added. It wakes on a signal (an
+// in-process hand-off or a NOTIFY) and polls as a fallback, so nothing waits on the signal alone.
+import type { Logger } from 'pino';
+import type { OutboxRow } from '../db/outbox.ts';
+import type { BatchOutcome } from './publish.ts';
+import { WakeSignal } from './wake-signal.ts';
+
+export interface RelayDeps {
+  // Claims up to `limit` rows in a transaction, hands them to `publish`, records its outcome and
+  // commits; returns how many rows it claimed. The rows stay locked until it returns.
+  processBatch: (limit: number, publish: (rows: OutboxRow[]) => Promise<BatchOutcome>) => Promise<number>;
+  publish: (rows: OutboxRow[]) => Promise<BatchOutcome>;
+  log: Logger;
+  batchSize: number;
+  concurrency: number;
+  pollIntervalMs: number;
+  onBatch?: (outcome: BatchOutcome, ms: number) => void;
+}
+
+export interface Relay {
+  start(): void;
+  stop(): Promise<void>;
+  wake(): void;
+}
+
+const MAX_BACKOFF_MS = 2000;
+
+export function createRelay(deps: RelayDeps): Relay {
+  const signal = new WakeSignal();
+  let running = false;
+  let loops: Promise<void>[] = [];
+
+  const publishAndReport = async (rows: OutboxRow[]) => {
+    const started = performance.now();
+    const outcome = await deps.publish(rows);
+    for (const f of outcome.failed) deps.log.warn({ outbox_id: f.id, error: f.error }, 'outbox row could not be published');
+    deps.onBatch?.(outcome, performance.now() - started);
+    return outcome;
+  };
+
+  async function loop(): Promise<void> {
+    let backoffMs = 0;
+    while (running) {
+      try {
+        const claimed = await deps.processBatch(deps.batchSize, publishAndReport);
+        if (backoffMs > 0) deps.log.info('relay recovered; publishing again');
+        backoffMs = 0;
+        if (claimed >= deps.batchSize) continue; // a full batch: there is probably more waiting
+        await signal.wait(deps.pollIntervalMs);
+      } catch (err) {
+        backoffMs = Math.min(Math.max(backoffMs * 2, 50), MAX_BACKOFF_MS);
+        deps.log.warn({ err: err instanceof Error ? err.message : String(err), retry_in_ms: backoffMs }, 'relay batch failed; rolled back, will retry');
+        await signal.wait(backoffMs);
+      }
+    }
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      loops = Array.from({ length: deps.concurrency }, () => loop());
+    },
+    async stop() {
+      if (!running) return;
+      running = false;
+      for (let i = 0; i < deps.concurrency; i++) signal.notify();
+      await Promise.all(loops);
+      loops = [];
+    },
+    wake: () => signal.notify(),
+  };
+}

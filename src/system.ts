@@ -1,0 +1,120 @@
+// The composition root every process uses: it builds the shared clients and the roles asked for
+// (api, relay, workers), starts them in order and stops them in reverse. Entry files only pick
+// the roles and handle signals; tests build the same system with their own config.
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Config } from './config.ts';
+import { createSql, type Sql } from './db/client.ts';
+import type { Logger } from './logger.ts';
+import { mountAdmin, BOARD_PATH } from './api/admin.ts';
+import { createApiApp } from './api/app.ts';
+import { createOrderStore } from './api/order-store.ts';
+import { createCoalescedNotifier, WAKE_CHANNEL } from './relay/notifier.ts';
+import { createRelayRole, type RelayRole } from './relay/relay-role.ts';
+import { checkEvictionPolicy, createFailFastRedis, waitUntilReady } from './redis/connection.ts';
+import { closeQueues, createQueues, type Queues } from './redis/queues.ts';
+import { createWorkers, type Workers } from './workers/workers.ts';
+
+export type Role = 'api' | 'relay' | 'workers';
+
+export interface System {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  sql: Sql;
+  queues: Queues;
+  app?: OpenAPIHono;
+  relay?: RelayRole;
+  workers?: Workers;
+  // The bound port once started (useful with PORT=0 in tests).
+  port(): number;
+  adminPassword: string;
+}
+
+const NOTIFY_MIN_GAP_MS = 5;
+
+export function createSystem(config: Config, log: Logger, roles: readonly Role[]): System {
+  const has = (r: Role) => roles.includes(r);
+  const sql = createSql({ url: config.DATABASE_URL, max: config.PG_POOL_MAX, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
+  const redis = createFailFastRedis(config.REDIS_URL, log, 'outbox-commands');
+  const queues = createQueues(redis, config);
+  const relay = has('relay') ? createRelayRole({ config, log, sql, redis, queues }) : undefined;
+  const workers = has('workers') ? createWorkers(sql, config, log) : undefined;
+
+  const adminPassword = config.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
+  let server: ServerType | undefined;
+  let app: OpenAPIHono | undefined;
+  let notifier: ReturnType<typeof createCoalescedNotifier> | undefined;
+  if (has('api')) {
+    // Next to a relay the API hands off in-process; alone, it wakes relays elsewhere with NOTIFY.
+    if (!relay) {
+      notifier = createCoalescedNotifier(() => sql.notify(WAKE_CHANNEL, ''), NOTIFY_MIN_GAP_MS, (err) =>
+        log.debug({ err: (err as Error).message }, 'relay wake-up NOTIFY failed; relays will poll'),
+      );
+    }
+    const onPlaced = relay ? () => relay.wake() : () => notifier!.poke();
+    app = createApiApp({
+      store: createOrderStore(sql, onPlaced),
+      health: {
+        postgres: async () => void (await sql`SELECT 1`),
+        redis: async () => void (await redis.ping()),
+      },
+      log,
+      mountAdmin: (a) => mountAdmin(a, { user: config.ADMIN_USER, password: adminPassword, queues }),
+    });
+  }
+
+  async function checkRedis(): Promise<void> {
+    try {
+      await waitUntilReady(redis, 3000);
+    } catch {
+      log.warn('Redis is not answering yet; orders are still accepted and will be published once it is back');
+      redis.once('ready', () => void checkEvictionPolicy(redis, log, false));
+      return;
+    }
+    await checkEvictionPolicy(redis, log, config.REDIS_REQUIRE_NOEVICTION);
+  }
+
+  return {
+    sql,
+    queues,
+    app,
+    relay,
+    workers,
+    adminPassword,
+    port: () => (server?.address() as AddressInfo | null)?.port ?? config.PORT,
+    async start() {
+      await checkRedis();
+      await workers?.start();
+      await relay?.start();
+      if (app) {
+        const fetch = app.fetch;
+        server = await new Promise<ServerType>((resolve) => {
+          const s = serve({ fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
+        });
+        const url = `http://localhost:${(server.address() as AddressInfo).port}`;
+        log.info({ url }, `API listening on ${url}`);
+        if (config.ADMIN_PASSWORD) log.info(`Bull Board at ${url}${BOARD_PATH} (user ${config.ADMIN_USER})`);
+        else log.info(`Bull Board at ${url}${BOARD_PATH}: user ${config.ADMIN_USER}, generated password ${adminPassword} (set ADMIN_PASSWORD to choose one)`);
+      }
+    },
+    async stop() {
+      // Reverse order of start: stop intake first, then publishing, then let active jobs finish.
+      if (server) {
+        const s = server;
+        server = undefined;
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          if ('closeIdleConnections' in s) s.closeIdleConnections();
+        });
+      }
+      notifier?.stop();
+      await relay?.stop();
+      await workers?.stop();
+      await closeQueues(queues);
+      redis.disconnect();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// One BullMQ Worker per chosen queue, each with its processor.
+import { Worker, type Job, type Processor } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Sql } from '../db/client.ts';
+import type { OutboxJobData, QueueName } from '../events/routing.ts';
+import { workerRedisOptions } from '../redis/connection.ts';
+import { createDeliveryProcessor } from './delivery.ts';
+import { createSimulatedGateway } from './gateway.ts';
+import { createInvoiceProcessor } from './invoice.ts';
+import type { StepResult } from './message.ts';
+import { createPaymentProcessor } from './payment.ts';
+
+export interface Workers {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  workers: Worker[];
+}
+
+export function createProcessors(sql: Sql, config: Config): Record<QueueName, Processor<OutboxJobData, StepResult>> {
+  const gateway = createSimulatedGateway(sql, {
+    latencyMs: config.GATEWAY_LATENCY_MS,
+    failureRate: config.GATEWAY_FAILURE_RATE,
+    declineOverCents: config.GATEWAY_DECLINE_OVER_CENTS,
+  });
+  return {
+    payments: createPaymentProcessor(sql, gateway),
+    deliveries: createDeliveryProcessor(sql, { latencyMs: config.DELIVERY_LATENCY_MS, failureRate: config.DELIVERY_FAILURE_RATE }),
+    invoices: createInvoiceProcessor(sql),
+  };
+}
+
+export function createWorkers(sql: Sql, config: Config, log: Logger): Workers {
+  const processors = createProcessors(sql, config);
+  const workers = config.WORKER_QUEUES.map((queue) => {
+    const worker = new Worker<OutboxJobData, StepResult>(queue, processors[queue], {
+      connection: workerRedisOptions(config.REDIS_URL),
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDuration: config.WORKER_LOCK_DURATION_MS,
+      autorun: false,
+    });
+    worker.on('completed', (job: Job<OutboxJobData>, result: StepResult) => {
+      if (result?.outcome === 'duplicate') log.info({ queue, job_id: job.id, order_id: job.data.aggregateId }, 'duplicate message absorbed by the inbox');
+      else log.debug({ queue, job_id: job.id, order_id: job.data.aggregateId, result }, 'job completed');
+    });
+    worker.on('failed', (job: Job<OutboxJobData> | undefined, err: Error) => {
+      const attempts = job?.opts.attempts ?? 1;
+      const final = !job || job.attemptsMade >= attempts || err.name === 'UnrecoverableError';
+      log.warn(
+        { queue, job_id: job?.id, order_id: job?.data?.aggregateId, attempt: job?.attemptsMade, attempts, err: err.message },
+        final ? 'job failed for good; retry it from the dashboard at /admin/queues' : 'job failed; will retry with backoff',
+      );
+    });
+    worker.on('error', (err: Error) => log.warn({ queue, err: err.message }, 'worker connection error; reconnecting'));
+    return worker;
+  });
+
+  let started = false;
+  return {
+    workers,
+    async start() {
+      if (started) return;
+      started = true;
+      for (const worker of workers) {
+        worker.run().catch((err: unknown) => log.error({ err }, 'worker stopped unexpectedly'));
+      }
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      // close() stops taking jobs and waits for the active ones to finish.
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}
