@@ -57,6 +57,8 @@ export const configSchema = z.object({
   RELAY_CONCURRENCY: int(1, 16).prefault('2'),
   RELAY_POLL_INTERVAL_MS: int(10, 600_000).prefault('1000'),
   RELAY_MAX_ATTEMPTS: int(1, 1000).prefault('10'),
+  // A row that failed to publish waits this long, doubled on each further failure (at most 5 min).
+  RELAY_RETRY_BASE_MS: int(1, 600_000).prefault('1000'),
   RELAY_MAX_PAYLOAD_BYTES: int(1024, 100 * 1024 * 1024).prefault('524288'),
   WORKER_QUEUES: queueList.prefault(QUEUE_NAMES.join(',')),
   WORKER_CONCURRENCY: int(1, 1000).prefault('16'),

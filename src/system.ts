@@ -40,22 +40,22 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
   const redis = createFailFastRedis(config.REDIS_URL, log, 'outbox-commands');
   const queues = createQueues(redis, config);
   const relay = has('relay') ? createRelayRole({ config, log, sql, redis, queues }) : undefined;
-  const workers = has('workers') ? createWorkers(sql, config, log) : undefined;
+  // Next to a relay, API and workers hand new events off in-process; otherwise they wake the
+  // relays elsewhere with a coalesced NOTIFY after their commit.
+  const notifier = relay
+    ? undefined
+    : createCoalescedNotifier(() => sql.notify(WAKE_CHANNEL, ''), NOTIFY_MIN_GAP_MS, (err) =>
+        log.debug({ err: (err as Error).message }, 'relay wake-up NOTIFY failed; relays will poll'),
+      );
+  const onEventCommitted = relay ? () => relay.wake() : () => notifier!.poke();
+  const workers = has('workers') ? createWorkers(sql, config, log, onEventCommitted) : undefined;
 
   const adminPassword = config.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
   let server: ServerType | undefined;
   let app: OpenAPIHono | undefined;
-  let notifier: ReturnType<typeof createCoalescedNotifier> | undefined;
   if (has('api')) {
-    // Next to a relay the API hands off in-process; alone, it wakes relays elsewhere with NOTIFY.
-    if (!relay) {
-      notifier = createCoalescedNotifier(() => sql.notify(WAKE_CHANNEL, ''), NOTIFY_MIN_GAP_MS, (err) =>
-        log.debug({ err: (err as Error).message }, 'relay wake-up NOTIFY failed; relays will poll'),
-      );
-    }
-    const onPlaced = relay ? () => relay.wake() : () => notifier!.poke();
     app = createApiApp({
-      store: createOrderStore(sql, onPlaced),
+      store: createOrderStore(sql, onEventCommitted),
       health: {
         postgres: async () => void (await sql`SELECT 1`),
         redis: async () => void (await redis.ping()),

@@ -36,13 +36,13 @@ export async function markPublished(db: Db, ids: readonly string[]): Promise<voi
 
 // Records a failed publish of one row; after `maxAttempts` the row is dead and is never tried again
 // until an operator requeues it. Until then it waits an exponential delay so it cannot block others.
-export async function recordPublishFailure(db: Db, id: string, error: string, maxAttempts: number): Promise<void> {
+export async function recordPublishFailure(db: Db, id: string, error: string, retry: { maxAttempts: number; baseDelayMs: number }): Promise<void> {
   await db`
     UPDATE outbox SET
       attempts = attempts + 1,
       last_error = ${error.slice(0, 2000)},
-      dead_at = CASE WHEN attempts + 1 >= ${maxAttempts} THEN now() END,
-      available_at = now() + least(interval '1 second' * power(2, attempts), interval '5 minutes')
+      dead_at = CASE WHEN attempts + 1 >= ${retry.maxAttempts} THEN now() END,
+      available_at = now() + least(interval '1 millisecond' * ${retry.baseDelayMs} * power(2, attempts), interval '5 minutes')
     WHERE id = ${id}`;
 }
 

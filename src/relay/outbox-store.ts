@@ -3,7 +3,7 @@ import type { Sql } from '../db/client.ts';
 import { claimUnpublished, markPublished, recordPublishFailure, type OutboxRow } from '../db/outbox.ts';
 import type { BatchOutcome } from './publish.ts';
 
-export function createBatchProcessor(sql: Sql, maxAttempts: number) {
+export function createBatchProcessor(sql: Sql, retry: { maxAttempts: number; baseDelayMs: number }) {
   return async (limit: number, publish: (rows: OutboxRow[]) => Promise<BatchOutcome>): Promise<number> =>
     sql.begin(async (tx) => {
       const rows = await claimUnpublished(tx, limit);
@@ -12,7 +12,7 @@ export function createBatchProcessor(sql: Sql, maxAttempts: number) {
       // unlocked, and any job that did reach Redis is deduplicated by its jobId on the next try.
       const outcome = await publish(rows);
       await markPublished(tx, outcome.published);
-      for (const f of outcome.failed) await recordPublishFailure(tx, f.id, f.error, maxAttempts);
+      for (const f of outcome.failed) await recordPublishFailure(tx, f.id, f.error, retry);
       return rows.length;
     });
 }

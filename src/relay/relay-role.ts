@@ -19,7 +19,7 @@ export interface RelayRole {
 export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; redis: Redis; queues: Queues }): RelayRole {
   const { config, log, sql, redis, queues } = deps;
   const relay = createRelay({
-    processBatch: createBatchProcessor(sql, config.RELAY_MAX_ATTEMPTS),
+    processBatch: createBatchProcessor(sql, { maxAttempts: config.RELAY_MAX_ATTEMPTS, baseDelayMs: config.RELAY_RETRY_BASE_MS }),
     publish: (rows) =>
       publishRows(rows, {
         addBulk: (queue, jobs) => queues[queue].addBulk(jobs),

@@ -30,10 +30,16 @@ export function createProcessors(sql: Sql, config: Config): Record<QueueName, Pr
   };
 }
 
-export function createWorkers(sql: Sql, config: Config, log: Logger): Workers {
+// `onEventCommitted` wakes the relay after a step committed its next event, as the API does.
+export function createWorkers(sql: Sql, config: Config, log: Logger, onEventCommitted: () => void): Workers {
   const processors = createProcessors(sql, config);
   const workers = config.WORKER_QUEUES.map((queue) => {
-    const worker = new Worker<OutboxJobData, StepResult>(queue, processors[queue], {
+    const process: Processor<OutboxJobData, StepResult> = async (job) => {
+      const result = await processors[queue](job);
+      if (result.outcome === 'done') onEventCommitted();
+      return result;
+    };
+    const worker = new Worker<OutboxJobData, StepResult>(queue, process, {
       connection: workerRedisOptions(config.REDIS_URL),
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,

@@ -1,0 +1,201 @@
+// The HTTP layer through app.request(): validation, error shapes and status codes, with an
+// in-memory order store (storage is covered by the integration tests in test/).
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../logger.ts';
+import type { OrderDetails, OrderRow } from '../db/orders.ts';
+import { createApiApp, MAX_BODY_BYTES } from './app.ts';
+import type { OrderStore } from './order-store.ts';
+import { totalCents } from './order-store.ts';
+
+const PIZZA = { flavor: 'Pepperoni', size: 'Large', quantity: 2, price: 19.99, address: '123 Main St', user_name: 'Alice' };
+const ORDER = { customer_name: 'Bob', address: '1 Side St', items: [{ flavor: 'Margherita', size: 'small', quantity: 1, unit_price_cents: 950 }] };
+
+function memoryStore() {
+  const placed: OrderRow[] = [];
+  const store: OrderStore = {
+    async place(input) {
+      const now = new Date();
+      const row: OrderRow = { id: crypto.randomUUID(), ...input, total_cents: totalCents(input), status: 'pending_payment', created_at: now, updated_at: now };
+      placed.push(row);
+      return row;
+    },
+    async find(id) {
+      const row = placed.find((o) => o.id === id);
+      return row ? ({ ...row, payment: null, delivery: null, invoice: null } satisfies OrderDetails) : undefined;
+    },
+    async list({ limit }) {
+      return placed.slice(0, limit);
+    },
+  };
+  return { store, placed };
+}
+
+function buildApp() {
+  const { store, placed } = memoryStore();
+  const app = createApiApp({ store, health: { postgres: async () => {}, redis: async () => {} }, log: createLogger('silent', 'test') });
+  return { app, placed };
+}
+
+const post = (app: ReturnType<typeof buildApp>['app'], path: string, body: unknown, headers: Record<string, string> = {}) =>
+  app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+async function problemOf(res: Response) {
+  expect(res.headers.get('content-type')).toContain('application/problem+json');
+  return (await res.json()) as { status: number; title: string; errors?: Array<{ path: string; message: string }> };
+}
+
+describe('POST /pizza', () => {
+  it('accepts the original example body and stores the price in cents', async () => {
+    const { app, placed } = buildApp();
+    const res = await post(app, '/pizza', PIZZA);
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { id: string; total_cents: number; items: unknown[]; status: string };
+    expect(body.total_cents).toBe(3998);
+    expect(body.items).toEqual([{ flavor: 'Pepperoni', size: 'large', quantity: 2, unit_price_cents: 1999 }]);
+    expect(body.status).toBe('pending_payment');
+    expect(res.headers.get('location')).toBe(`/orders/${body.id}`);
+    expect(placed).toHaveLength(1);
+  });
+
+  it.each([
+    ['an extra key', { ...PIZZA, coupon: 'FREE' }, 'coupon'],
+    ['a missing key', { ...PIZZA, user_name: undefined }, 'user_name'],
+    ['a price with fractions of a cent', { ...PIZZA, price: 19.999 }, 'price'],
+    ['a price as a string', { ...PIZZA, price: '19.99' }, 'price'],
+    ['a quantity of zero', { ...PIZZA, quantity: 0 }, 'quantity'],
+    ['a fractional quantity', { ...PIZZA, quantity: 1.5 }, 'quantity'],
+    ['an unknown size', { ...PIZZA, size: 'Huge' }, 'size'],
+    ['an empty name', { ...PIZZA, user_name: '   ' }, 'user_name'],
+  ])('refuses %s with a 400 naming the field', async (_, body, field) => {
+    const { app, placed } = buildApp();
+    const res = await post(app, '/pizza', body);
+    expect(res.status).toBe(400);
+    const problem = await problemOf(res);
+    expect(problem.errors?.map((e) => e.path)).toContain(field);
+    expect(placed).toHaveLength(0);
+  });
+});
+
+describe('POST /orders', () => {
+  it('creates an order with the total of its items', async () => {
+    const { app } = buildApp();
+    const res = await post(app, '/orders', { ...ORDER, items: [...ORDER.items, { flavor: 'Hawaii', size: 'large', quantity: 3, unit_price_cents: 1500 }] });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { total_cents: number }).total_cents).toBe(950 + 4500);
+  });
+
+  it.each([
+    ['an unknown key inside an item', { ...ORDER, items: [{ ...ORDER.items[0], note: 'x' }] }, 'items[0].note'],
+    ['money with a fraction of a cent', { ...ORDER, items: [{ ...ORDER.items[0], unit_price_cents: 9.5 }] }, 'items[0].unit_price_cents'],
+    ['a number past MAX_SAFE_INTEGER', { ...ORDER, items: [{ ...ORDER.items[0], unit_price_cents: 2 ** 60 }] }, 'items[0].unit_price_cents'],
+    ['a negative quantity', { ...ORDER, items: [{ ...ORDER.items[0], quantity: -1 }] }, 'items[0].quantity'],
+    ['"10" for a number', { ...ORDER, items: [{ ...ORDER.items[0], quantity: '10' }] }, 'items[0].quantity'],
+    ['no items', { ...ORDER, items: [] }, 'items'],
+    ['a name that is too long', { ...ORDER, customer_name: 'x'.repeat(201) }, 'customer_name'],
+  ])('refuses %s with a 400 naming the field', async (_, body, field) => {
+    const { app, placed } = buildApp();
+    const res = await post(app, '/orders', body);
+    expect(res.status).toBe(400);
+    expect((await problemOf(res)).errors?.map((e) => e.path)).toContain(field);
+    expect(placed).toHaveLength(0);
+  });
+
+  it('refuses malformed JSON with a 400', async () => {
+    const { app } = buildApp();
+    const res = await post(app, '/orders', '{"customer_name": ');
+    expect(res.status).toBe(400);
+    await problemOf(res);
+  });
+
+  it('refuses a body that is not JSON with a 415', async () => {
+    const { app, placed } = buildApp();
+    const res = await app.request('/orders', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(ORDER) });
+    expect(res.status).toBe(415);
+    await problemOf(res);
+    expect(placed).toHaveLength(0);
+  });
+
+  it('refuses a body over the limit with a 413', async () => {
+    const { app } = buildApp();
+    const res = await post(app, '/orders', { ...ORDER, address: 'x'.repeat(MAX_BODY_BYTES) });
+    expect(res.status).toBe(413);
+    await problemOf(res);
+  });
+});
+
+describe('GET /orders', () => {
+  it('answers 400 for an id that is not a UUID and 404 for an unknown one', async () => {
+    const { app } = buildApp();
+    expect((await app.request('/orders/not-a-uuid')).status).toBe(400);
+    const res = await app.request(`/orders/${crypto.randomUUID()}`);
+    expect(res.status).toBe(404);
+    await problemOf(res);
+  });
+
+  it('returns an order it created', async () => {
+    const { app } = buildApp();
+    const created = (await (await post(app, '/pizza', PIZZA)).json()) as { id: string };
+    const res = await app.request(`/orders/${created.id}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: created.id, payment: null, delivery: null, invoice: null });
+  });
+
+  it.each(['0', '101', 'ten', '-1'])('refuses limit=%s', async (limit) => {
+    const { app } = buildApp();
+    const res = await app.request(`/orders?limit=${limit}`);
+    expect(res.status).toBe(400);
+    expect((await problemOf(res)).errors?.[0]?.path).toBe('limit');
+  });
+
+  it('refuses an unknown status', async () => {
+    const { app } = buildApp();
+    expect((await app.request('/orders?status=lost')).status).toBe(400);
+  });
+});
+
+describe('errors', () => {
+  it('answers unknown routes with a problem 404', async () => {
+    const { app } = buildApp();
+    const res = await app.request('/nope');
+    expect(res.status).toBe(404);
+    await problemOf(res);
+  });
+
+  it('hides internals of unexpected errors', async () => {
+    const { store } = memoryStore();
+    store.place = async () => {
+      throw Object.assign(new Error('syntax error at or near "SELEC"'), { query: 'SELEC 1', parameters: ['secret'] });
+    };
+    const app = createApiApp({ store, health: { postgres: async () => {}, redis: async () => {} }, log: createLogger('silent', 'test') });
+    const res = await post(app, '/pizza', PIZZA);
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(text).not.toMatch(/SELEC|secret|at or near/);
+  });
+
+  it('answers 503 with Retry-After when Postgres is unreachable', async () => {
+    const { store } = memoryStore();
+    store.place = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    };
+    const app = createApiApp({ store, health: { postgres: async () => {}, redis: async () => {} }, log: createLogger('silent', 'test') });
+    const res = await post(app, '/pizza', PIZZA);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+  });
+});
+
+describe('health', () => {
+  it('is ready only when both dependencies answer', async () => {
+    const { store } = memoryStore();
+    const app = createApiApp({
+      store,
+      health: { postgres: async () => {}, redis: async () => Promise.reject(new Error('ECONNREFUSED')) },
+      log: createLogger('silent', 'test'),
+    });
+    expect((await app.request('/health/live')).status).toBe(200);
+    const res = await app.request('/health/ready');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: 'unavailable', checks: { postgres: 'ok' } });
+  });
+});

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+describe('loadConfig', () => {
+  it('has defaults that run on a machine with Postgres and Redis on their default ports', () => {
+    const config = loadConfig({});
+    expect(config.DATABASE_URL).toBe('postgres://postgres:postgres@localhost:5432/outbox');
+    expect(config.REDIS_URL).toBe('redis://localhost:6379');
+    expect(config.PORT).toBe(8080);
+    expect(config.WORKER_QUEUES).toEqual(['payments', 'deliveries', 'invoices']);
+    expect(config.ADMIN_PASSWORD).toBeUndefined();
+    expect(config.GATEWAY_FAILURE_RATE).toBe(0);
+    expect(config.GATEWAY_DECLINE_OVER_CENTS).toBeUndefined();
+  });
+
+  it('parses numbers, rates and lists', () => {
+    const config = loadConfig({ PORT: '9000', GATEWAY_FAILURE_RATE: '0.25', WORKER_QUEUES: 'invoices, payments,invoices' });
+    expect(config.PORT).toBe(9000);
+    expect(config.GATEWAY_FAILURE_RATE).toBe(0.25);
+    expect(config.WORKER_QUEUES).toEqual(['invoices', 'payments']);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', ADMIN_PASSWORD: '' }).PORT).toBe(8080);
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['GATEWAY_FAILURE_RATE', '1.5'],
+    ['WORKER_QUEUES', 'payments,shipping'],
+    ['DATABASE_URL', 'mysql://localhost/outbox'],
+    ['QUEUE_PREFIX', 'a:b'],
+    ['LOG_LEVEL', 'loud'],
+  ])('stops with one line naming %s when it is %s', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain(name);
+    expect(message).not.toContain('\n');
+  });
+
+  it('never echoes a URL or password back', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://user:hunter2@localhost/x' })).toThrow(/^(?!.*hunter2)/);
+  });
+});

@@ -1,0 +1,81 @@
+// The relay loop with narrow fake functions: no database, no Redis.
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../logger.ts';
+import type { OutboxRow } from '../db/outbox.ts';
+import type { BatchOutcome } from './publish.ts';
+import { createRelay } from './relay.ts';
+
+const log = createLogger('silent', 'test');
+const publishAll = async (rows: OutboxRow[]): Promise<BatchOutcome> => ({ published: rows.map((r) => r.id), failed: [] });
+
+function fakeOutbox(count: number) {
+  const pending = Array.from({ length: count }, (_, i) => ({ id: `row-${i}` }) as OutboxRow);
+  const published: string[] = [];
+  return {
+    pending,
+    published,
+    processBatch: async (limit: number, publish: (rows: OutboxRow[]) => Promise<BatchOutcome>) => {
+      const rows = pending.splice(0, limit);
+      if (rows.length === 0) return 0;
+      const outcome = await publish(rows);
+      published.push(...outcome.published);
+      return rows.length;
+    },
+  };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+describe('createRelay', () => {
+  it('drains a backlog in full batches without waiting for the poll', async () => {
+    const outbox = fakeOutbox(1050);
+    const relay = createRelay({ processBatch: outbox.processBatch, publish: publishAll, log, batchSize: 100, concurrency: 2, pollIntervalMs: 600_000 });
+    relay.start();
+    await until(() => outbox.published.length === 1050);
+    await relay.stop();
+    expect(new Set(outbox.published).size).toBe(1050);
+  });
+
+  it('wakes on a signal instead of waiting for the poll', async () => {
+    const outbox = fakeOutbox(0);
+    const relay = createRelay({ processBatch: outbox.processBatch, publish: publishAll, log, batchSize: 100, concurrency: 1, pollIntervalMs: 600_000 });
+    relay.start();
+    await new Promise((r) => setImmediate(r));
+    outbox.pending.push({ id: 'late' } as OutboxRow);
+    relay.wake();
+    await until(() => outbox.published.includes('late'));
+    await relay.stop();
+  });
+
+  it('backs off after a failed batch and carries on', async () => {
+    const outbox = fakeOutbox(3);
+    let failures = 2;
+    const relay = createRelay({
+      processBatch: async (limit, publish) => {
+        if (failures-- > 0) throw new Error('redis unavailable');
+        return outbox.processBatch(limit, publish);
+      },
+      publish: publishAll,
+      log,
+      batchSize: 100,
+      concurrency: 1,
+      pollIntervalMs: 600_000,
+    });
+    relay.start();
+    await until(() => outbox.published.length === 3);
+    await relay.stop();
+  });
+
+  it('stops promptly while waiting for the poll', async () => {
+    const relay = createRelay({ processBatch: fakeOutbox(0).processBatch, publish: publishAll, log, batchSize: 10, concurrency: 3, pollIntervalMs: 600_000 });
+    relay.start();
+    await new Promise((r) => setImmediate(r));
+    await relay.stop(); // would hang for ten minutes if stop did not wake the loops
+  });
+});

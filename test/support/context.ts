@@ -1,0 +1,94 @@
+// Each test file gets its own database and its own BullMQ queue prefix, and removes both at the end.
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { createSql, type Sql } from '../../src/db/client.ts';
+import { ensureDatabase, migrate } from '../../src/db/migrate.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
+
+export interface TestContext {
+  config: Config;
+  sql: Sql;
+  redis: Redis;
+  log: Logger;
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+export const TEST_ADMIN_PASSWORD = 'test-admin-password';
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export async function createTestContext(overrides: Record<string, string> = {}): Promise<TestContext> {
+  const id = randomBytes(5).toString('hex');
+  const databaseUrl = withDatabase(inject('databaseUrl'), `outbox_test_${id}`);
+  const redisUrl = inject('redisUrl');
+  await ensureDatabase(databaseUrl);
+
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: `{test-${id}}`,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    RELAY_POLL_INTERVAL_MS: '200',
+    JOB_BACKOFF_MS: '20',
+    SHUTDOWN_GRACE_MS: '5000',
+    ...overrides,
+  };
+  const config = loadConfig(env);
+  const log = createLogger(config.LOG_LEVEL, 'test');
+  const sql = createSql({ url: databaseUrl, max: 4, connectTimeoutS: 5 });
+  await migrate(sql);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+
+  return {
+    config,
+    sql,
+    redis,
+    log,
+    env,
+    async cleanup() {
+      await sql.end({ timeout: 5 });
+      await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
+      redis.disconnect();
+      const admin = postgres(withDatabase(databaseUrl, 'postgres'), { max: 1, onnotice: () => {} });
+      await admin.unsafe(`DROP DATABASE IF EXISTS "outbox_test_${id}" WITH (FORCE)`);
+      await admin.end({ timeout: 5 });
+    },
+  };
+}
+
+async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+// Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`
+// with `what` in the message. Tests wait on conditions, never on fixed sleeps.
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
