@@ -1,0 +1,177 @@
+// The relay against real Postgres and Redis: atomicity, dedupe, concurrency and poison rows.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../src/db/client.ts';
+import { insertOrderWithEvent } from '../src/db/orders.ts';
+import type { OutboxRow } from '../src/db/outbox.ts';
+import { createFailFastRedis, waitUntilReady } from '../src/redis/connection.ts';
+import { closeQueues, createQueues, type Queues } from '../src/redis/queues.ts';
+import { createBatchProcessor } from '../src/relay/outbox-store.ts';
+import { publishRows } from '../src/relay/publish.ts';
+import { createRelay } from '../src/relay/relay.ts';
+import { createTestContext, waitFor, type TestContext } from './support/context.ts';
+
+let ctx: TestContext;
+let queues: Queues;
+let redis: ReturnType<typeof createFailFastRedis>;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ RELAY_MAX_ATTEMPTS: '3', RELAY_RETRY_BASE_MS: '10', RELAY_MAX_PAYLOAD_BYTES: '2048' });
+  redis = createFailFastRedis(ctx.config.REDIS_URL, ctx.log, 'test-relay');
+  await waitUntilReady(redis, 5000);
+  queues = createQueues(redis, ctx.config);
+});
+
+afterAll(async () => {
+  await closeQueues(queues);
+  redis?.disconnect();
+  await ctx?.cleanup();
+});
+
+// A relay wired like the real one, whose every add is recorded so double publication shows.
+function instrumentedRelay(published: string[]) {
+  return createRelay({
+    processBatch: createBatchProcessor(ctx.sql, { maxAttempts: ctx.config.RELAY_MAX_ATTEMPTS, baseDelayMs: ctx.config.RELAY_RETRY_BASE_MS }),
+    publish: async (rows: OutboxRow[]) => {
+      const outcome = await publishRows(rows, {
+        addBulk: (queue, jobs) => queues[queue].addBulk(jobs),
+        isRedisReady: () => redis.status === 'ready',
+        maxPayloadBytes: ctx.config.RELAY_MAX_PAYLOAD_BYTES,
+      });
+      published.push(...outcome.published);
+      return outcome;
+    },
+    log: ctx.log,
+    batchSize: 50,
+    concurrency: 2,
+    pollIntervalMs: 50,
+  });
+}
+
+async function placeOrder(db: Db = ctx.sql) {
+  const orderId = randomUUID();
+  const eventId = randomUUID();
+  await insertOrderWithEvent(
+    db,
+    { id: orderId, customer_name: 'Relay', address: '1 Relay Rd', items: [{ flavor: 'Diavola', size: 'large', quantity: 1, unit_price_cents: 1200 }], total_cents: 1200 },
+    { id: eventId, event_type: 'order.created', payload: { order_id: orderId }, headers: {} },
+  );
+  return { orderId, eventId };
+}
+
+async function unpublishedCount(): Promise<number> {
+  const [row] = await ctx.sql`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND dead_at IS NULL`;
+  return row!.n;
+}
+
+describe('the relay', () => {
+  it('never sees a rolled-back order transaction: no outbox row, no job', async () => {
+    let rolledBack: { orderId: string; eventId: string } | undefined;
+    await ctx.sql
+      .begin(async (tx) => {
+        rolledBack = await placeOrder(tx);
+        throw new Error('abort the order transaction');
+      })
+      .catch(() => {});
+    const committed = await placeOrder();
+
+    const published: string[] = [];
+    const relay = instrumentedRelay(published);
+    relay.start();
+    await waitFor('the committed row to be published', () => published.includes(committed.eventId));
+    await relay.stop();
+
+    expect(await ctx.sql`SELECT 1 FROM orders WHERE id = ${rolledBack!.orderId}`).toHaveLength(0);
+    expect(await ctx.sql`SELECT 1 FROM outbox WHERE id = ${rolledBack!.eventId}`).toHaveLength(0);
+    expect(await queues.payments.getJob(rolledBack!.eventId)).toBeUndefined();
+    expect(await queues.payments.getJob(committed.eventId)).toBeDefined();
+  });
+
+  it('makes no second job when a row is published again (jobId = outbox id)', async () => {
+    const { eventId } = await placeOrder();
+    const published: string[] = [];
+    const relay = instrumentedRelay(published);
+    relay.start();
+    await waitFor('the first publication', () => published.includes(eventId));
+    const before = await queues.payments.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
+
+    // As after a crash between the add and the mark: the row is unpublished again.
+    await ctx.sql`UPDATE outbox SET published_at = NULL WHERE id = ${eventId}`;
+    relay.wake();
+    await waitFor('the second publication', () => published.filter((id) => id === eventId).length === 2);
+    await relay.stop();
+
+    expect(await queues.payments.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed')).toBe(before);
+  });
+
+  it('lets two relays at once publish each of 600 rows exactly once', async () => {
+    const values: string[] = Array.from({ length: 600 }, () => randomUUID());
+    await ctx.sql`
+      INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
+      SELECT id, 'order', gen_random_uuid(), 'order.delivered', '{}'::jsonb FROM unnest(${values}::uuid[]) AS id`;
+    const first: string[] = [];
+    const second: string[] = [];
+    const relays = [instrumentedRelay(first), instrumentedRelay(second)];
+    relays.forEach((r) => r.start());
+    await waitFor('the backlog to drain', async () => (await unpublishedCount()) === 0);
+    await Promise.all(relays.map((r) => r.stop()));
+
+    const all = [...first, ...second].filter((id) => values.includes(id));
+    expect(all).toHaveLength(values.length);
+    expect(new Set(all).size).toBe(values.length);
+    // Both took part; SKIP LOCKED gave each its own rows.
+    expect(first.length).toBeGreaterThan(0);
+    expect(second.length).toBeGreaterThan(0);
+  });
+
+  it('still publishes a row whose transaction committed after later rows', async () => {
+    const published: string[] = [];
+    const relay = instrumentedRelay(published);
+    relay.start();
+    // The early transaction takes its row (and its created_at) first but commits last.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let early: { eventId: string } | undefined;
+    const longTx = ctx.sql.begin(async (tx) => {
+      early = await placeOrder(tx);
+      await held;
+    });
+    await waitFor('the long transaction to insert its row', () => early);
+    const later = await Promise.all([placeOrder(), placeOrder(), placeOrder()]);
+    await waitFor('the later rows to be published', () => later.every((l) => published.includes(l.eventId)));
+    release();
+    await longTx;
+    relay.wake();
+    await waitFor('the late-committed row to be published', () => published.includes(early!.eventId));
+    await relay.stop();
+  });
+
+  it('marks a poison row dead with its reason and does not hold back the rows behind it', async () => {
+    const poison = randomUUID();
+    const oversized = randomUUID();
+    await ctx.sql`INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload) VALUES
+      (${poison}, 'order', gen_random_uuid(), 'order.teleported', '{}'),
+      (${oversized}, 'order', gen_random_uuid(), 'order.created', ${ctx.sql.json({ blob: 'x'.repeat(4096) })})`;
+    const behind = await placeOrder();
+
+    const published: string[] = [];
+    const relay = instrumentedRelay(published);
+    relay.start();
+    await waitFor('the row behind the poison to be published', () => published.includes(behind.eventId));
+    await waitFor('both poison rows to be dead', async () => {
+      const rows = await ctx.sql`SELECT 1 FROM outbox WHERE id IN (${poison}, ${oversized}) AND dead_at IS NOT NULL`;
+      return rows.length === 2;
+    });
+    await relay.stop();
+
+    const rows = await ctx.sql<{ id: string; attempts: number; last_error: string; published_at: Date | null }[]>`
+      SELECT id, attempts, last_error, published_at FROM outbox WHERE id IN (${poison}, ${oversized})`;
+    for (const row of rows) {
+      expect(row.attempts).toBe(3);
+      expect(row.published_at).toBeNull();
+    }
+    expect(rows.find((r) => r.id === poison)!.last_error).toContain('no route for event type "order.teleported"');
+    expect(rows.find((r) => r.id === oversized)!.last_error).toContain('over RELAY_MAX_PAYLOAD_BYTES');
+    expect(await queues.payments.getJob(oversized)).toBeUndefined();
+  });
+});
