@@ -49,3 +49,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://user:hunter2@localhost/x' })).toThrow(/^(?!.*hunter2)/);
   });
 });
+
+describe('.env.example', () => {
+  it('lists every variable of the schema and nothing else, with the schema defaults', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { configSchema } = await import('./config.ts');
+    const text = await readFile(new URL('../.env.example', import.meta.url), 'utf8');
+    const entries = text
+      .split('\n')
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => line.split('=', 2) as [string, string]);
+    expect(entries.map(([k]) => k).sort()).toEqual(Object.keys(configSchema.shape).sort());
+    // The example's values are the defaults: parsing it gives the same config as parsing nothing.
+    expect(loadConfig(Object.fromEntries(entries))).toEqual(loadConfig({}));
+  });
+});

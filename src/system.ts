@@ -98,6 +98,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
         if (config.ADMIN_PASSWORD) log.info(`Bull Board at ${url}${BOARD_PATH} (user ${config.ADMIN_USER})`);
         else log.info(`Bull Board at ${url}${BOARD_PATH}: user ${config.ADMIN_USER}, generated password ${adminPassword} (set ADMIN_PASSWORD to choose one)`);
       }
+      log.info({ roles, queues: workers ? config.WORKER_QUEUES : undefined }, 'started');
     },
     async stop() {
       // Reverse order of start: stop intake first, then publishing, then let active jobs finish.

@@ -1,0 +1,54 @@
+// Child processes for tests: started with the test's env, always killed at the end by pid.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export interface Child {
+  proc: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const TSX = new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+export function startNode(script: string, env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, [TSX, script], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return wrap(proc);
+}
+
+export function startCommand(command: string, args: string[]): Child {
+  return wrap(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+function wrap(proc: ChildProcess): Child {
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    proc,
+    output: () => out,
+    exited,
+    kill(signal = 'SIGKILL') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
