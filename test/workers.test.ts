@@ -1,6 +1,7 @@
 // Workers against real Postgres and Redis: declines, retries that run out, duplicates the inbox
 // absorbs, and jobs that lie about their order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { createTestContext, waitFor, type TestContext } from './support/context.ts';
 import { effectCounts, postJson, startSystem, type RunningSystem } from './support/system.ts';
 
@@ -102,5 +103,41 @@ describe('with a gateway that always times out', () => {
     expect(job.attemptsMade).toBe(3);
     expect(job.failedReason).toContain('timed out (simulated)');
     expect(await effectCounts(ctx, id)).toEqual({ charges: 0, payments: 0, deliveries: 0, invoices: 0 });
+  });
+});
+
+describe('an operator retrying a failed payment from Bull Board', () => {
+  let ctx: TestContext;
+  const systems: RunningSystem[] = [];
+  beforeAll(async () => {
+    ctx = await createTestContext({ GATEWAY_FAILURE_RATE: '1', JOB_ATTEMPTS: '1' });
+  });
+  afterAll(async () => {
+    for (const s of systems) await s.stop();
+    await ctx?.cleanup();
+  });
+
+  it('gets the order paid and delivered once the gateway is back, with one charge', async () => {
+    const down = await startSystem(ctx);
+    systems.push(down);
+    const id = await place(down, order(2500));
+    await waitFor('the order to fail payment', async () => (await statusOf(ctx, id)) === 'payment_failed');
+    const jobId = await createdEventOf(ctx, id);
+    await waitFor('the job to reach the failed set', async () => (await down.queues.payments.getJobState(jobId)) === 'failed');
+    await down.stop();
+
+    // The gateway is back: the same service restarted without the failure knob.
+    const up = await startSystem(ctx, ['api', 'relay', 'workers'], loadConfig({ ...ctx.env, GATEWAY_FAILURE_RATE: '0' }));
+    systems.push(up);
+
+    const auth = `Basic ${Buffer.from(`admin:${ctx.config.ADMIN_PASSWORD}`).toString('base64')}`;
+    const res = await fetch(`${up.url}/admin/queues/api/queues/payments/${jobId}/retry`, { method: 'PUT', headers: { authorization: auth } });
+    expect(res.status).toBe(204);
+
+    await waitFor('the retried order to be delivered', async () => (await statusOf(ctx, id)) === 'delivered');
+    await waitFor('the invoice', async () => (await effectCounts(ctx, id)).invoices === 1);
+    expect(await effectCounts(ctx, id)).toEqual({ charges: 1, payments: 1, deliveries: 1, invoices: 1 });
+    const events = await ctx.sql`SELECT event_type FROM outbox WHERE aggregate_id = ${id} ORDER BY created_at`;
+    expect(events.map((e) => e.event_type)).toEqual(['order.created', 'order.payment_failed', 'order.paid', 'order.delivered']);
   });
 });

@@ -1,4 +1,5 @@
 // Starts the same composition root the entry files use, with a test's own config.
+import type { Config } from '../../src/config.ts';
 import { createSystem, type Role, type System } from '../../src/system.ts';
 import type { TestContext } from './context.ts';
 
@@ -6,8 +7,8 @@ export interface RunningSystem extends System {
   url: string;
 }
 
-export async function startSystem(ctx: TestContext, roles: readonly Role[] = ['api', 'relay', 'workers']): Promise<RunningSystem> {
-  const system = createSystem(ctx.config, ctx.log, roles);
+export async function startSystem(ctx: TestContext, roles: readonly Role[] = ['api', 'relay', 'workers'], config: Config = ctx.config): Promise<RunningSystem> {
+  const system = createSystem(config, ctx.log, roles);
   await system.start();
   return Object.assign(system, { url: `http://127.0.0.1:${system.port()}` });
 }
