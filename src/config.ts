@@ -51,6 +51,8 @@ export const configSchema = z.object({
     .string()
     .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
     .prefault('{outbox}'),
+  // How long a replayable response is kept for an Idempotency-Key.
+  IDEMPOTENCY_KEY_TTL_S: int(60, 30 * 86400).prefault('86400'),
   PG_POOL_MAX: int(1, 500).prefault('10'),
   PG_CONNECT_TIMEOUT_S: int(1, 120).prefault('5'),
   RELAY_BATCH_SIZE: int(1, 5000).prefault('200'),

@@ -55,7 +55,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
   let app: OpenAPIHono | undefined;
   if (has('api')) {
     app = createApiApp({
-      store: createOrderStore(sql, onEventCommitted),
+      store: createOrderStore(sql, onEventCommitted, config.IDEMPOTENCY_KEY_TTL_S),
       health: {
         postgres: async () => void (await sql`SELECT 1`),
         redis: async () => void (await redis.ping()),

@@ -12,12 +12,27 @@ const ORDER = { customer_name: 'Bob', address: '1 Side St', items: [{ flavor: 'M
 
 function memoryStore() {
   const placed: OrderRow[] = [];
+  const keys = new Map<string, { hash: string; status?: number; body?: unknown }>();
   const store: OrderStore = {
-    async place(input) {
+    async place(input, _headers, keyed) {
       const now = new Date();
       const row: OrderRow = { id: crypto.randomUUID(), ...input, total_cents: totalCents(input), status: 'pending_payment', created_at: now, updated_at: now };
       placed.push(row);
+      if (keyed) Object.assign(keys.get(keyed.key)!, keyed.respond(row));
       return row;
+    },
+    async claimKey(key, hash) {
+      const stored = keys.get(key);
+      if (!stored) {
+        keys.set(key, { hash });
+        return { kind: 'owned' };
+      }
+      if (stored.hash !== hash) return { kind: 'mismatch' };
+      if (stored.status === undefined) return { kind: 'in_progress' };
+      return { kind: 'replay', status: stored.status, body: stored.body };
+    },
+    async releaseKey(key) {
+      if (keys.get(key)?.status === undefined) keys.delete(key);
     },
     async find(id) {
       const row = placed.find((o) => o.id === id);
@@ -27,13 +42,13 @@ function memoryStore() {
       return placed.slice(0, limit);
     },
   };
-  return { store, placed };
+  return { store, placed, keys };
 }
 
 function buildApp() {
-  const { store, placed } = memoryStore();
+  const { store, placed, keys } = memoryStore();
   const app = createApiApp({ store, health: { postgres: async () => {}, redis: async () => {} }, log: createLogger('silent', 'test') });
-  return { app, placed };
+  return { app, placed, keys };
 }
 
 const post = (app: ReturnType<typeof buildApp>['app'], path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -123,6 +138,43 @@ describe('POST /orders', () => {
   });
 });
 
+describe('Idempotency-Key', () => {
+  it('replays the first response for the same key and body', async () => {
+    const { app, placed } = buildApp();
+    const first = await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-1' });
+    const second = await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-1' });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(await second.json()).toEqual(await first.json());
+    expect(placed).toHaveLength(1);
+  });
+
+  it('answers 422 for the same key with another body, and 409 while the first is running', async () => {
+    const { app, placed, keys } = buildApp();
+    await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-2' });
+    const other = await post(app, '/pizza', { ...PIZZA, quantity: 3 }, { 'idempotency-key': 'k-2' });
+    expect(other.status).toBe(422);
+    await problemOf(other);
+    keys.set('k-3', { hash: 'whatever' });
+    expect((await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-3' })).status).toBe(422);
+    const store = keys.get('k-3')!;
+    const { requestHash } = await import('./idempotency.ts');
+    store.hash = requestHash('/pizza', { customer_name: 'Alice', address: '123 Main St', items: [{ flavor: 'Pepperoni', size: 'large', quantity: 2, unit_price_cents: 1999 }] });
+    const running = await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-3' });
+    expect(running.status).toBe(409);
+    expect(running.headers.get('retry-after')).toBe('1');
+    expect(placed).toHaveLength(1);
+  });
+
+  it('refuses a key with spaces or control characters', async () => {
+    const { app } = buildApp();
+    const res = await post(app, '/orders', ORDER, { 'idempotency-key': 'has space' });
+    expect(res.status).toBe(400);
+    expect((await problemOf(res)).errors?.[0]?.path).toBe('idempotency-key');
+  });
+});
+
 describe('GET /orders', () => {
   it('answers 400 for an id that is not a UUID and 404 for an unknown one', async () => {
     const { app } = buildApp();
@@ -159,6 +211,21 @@ describe('errors', () => {
     const res = await app.request('/nope');
     expect(res.status).toBe(404);
     await problemOf(res);
+  });
+
+  it('frees the key when the order could not be stored, so a retry with it works', async () => {
+    const { store, keys } = memoryStore();
+    const place = store.place;
+    let fail = true;
+    store.place = async (...args) => {
+      if (fail) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      return place(...args);
+    };
+    const app = createApiApp({ store, health: { postgres: async () => {}, redis: async () => {} }, log: createLogger('silent', 'test') });
+    expect((await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-4' })).status).toBe(503);
+    expect(keys.has('k-4')).toBe(false);
+    fail = false;
+    expect((await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-4' })).status).toBe(201);
   });
 
   it('hides internals of unexpected errors', async () => {

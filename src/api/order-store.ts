@@ -1,13 +1,23 @@
 // What the order routes need from the database, as narrow functions so the HTTP layer can be
 // unit-tested without one.
 import { randomUUID } from 'node:crypto';
-import type { Sql } from '../db/client.ts';
+import type { Db, Sql } from '../db/client.ts';
+import { completeIdempotencyKey } from '../db/idempotency.ts';
 import { findOrderDetails, insertOrderWithEvent, listOrders, type OrderDetails, type OrderPageQuery, type OrderRow } from '../db/orders.ts';
 import type { EventHeaders } from '../events/routing.ts';
+import { createIdempotencyKeys, type KeyClaim } from './idempotency.ts';
 import type { CreateOrderInput } from './schemas.ts';
 
+// With an Idempotency-Key, the response is stored in the order's own transaction.
+export interface KeyedResponse {
+  key: string;
+  respond: (order: OrderRow) => { status: number; body: unknown };
+}
+
 export interface OrderStore {
-  place(input: CreateOrderInput, headers: EventHeaders): Promise<OrderRow>;
+  place(input: CreateOrderInput, headers: EventHeaders, keyed?: KeyedResponse): Promise<OrderRow>;
+  claimKey(key: string, requestHash: string): Promise<KeyClaim>;
+  releaseKey(key: string): Promise<void>;
   find(id: string): Promise<OrderDetails | undefined>;
   list(query: { status?: OrderRow['status'] | undefined; limit: number; cursor?: string | undefined }): Promise<OrderRow[]>;
 }
@@ -16,25 +26,39 @@ export function totalCents(input: CreateOrderInput): number {
   return input.items.reduce((sum, item) => sum + item.quantity * item.unit_price_cents, 0);
 }
 
+function insertOrder(db: Db, input: CreateOrderInput, headers: EventHeaders): Promise<OrderRow> {
+  const orderId = randomUUID();
+  const total = totalCents(input);
+  return insertOrderWithEvent(
+    db,
+    { id: orderId, customer_name: input.customer_name, address: input.address, items: input.items, total_cents: total },
+    {
+      id: randomUUID(),
+      event_type: 'order.created',
+      payload: { order_id: orderId, total_cents: total },
+      headers: Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    },
+  );
+}
+
 // `onPlaced` runs after the commit: it wakes the relay (in-process hand-off or a coalesced NOTIFY).
-export function createOrderStore(sql: Sql, onPlaced: () => void): OrderStore {
+export function createOrderStore(sql: Sql, onPlaced: () => void, idempotencyKeyTtlS = 86400): OrderStore {
+  const keys = createIdempotencyKeys(sql, idempotencyKeyTtlS);
   return {
-    async place(input, headers) {
-      const orderId = randomUUID();
-      const total = totalCents(input);
-      const order = await insertOrderWithEvent(
-        sql,
-        { id: orderId, customer_name: input.customer_name, address: input.address, items: input.items, total_cents: total },
-        {
-          id: randomUUID(),
-          event_type: 'order.created',
-          payload: { order_id: orderId, total_cents: total },
-          headers: Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => typeof e[1] === 'string')),
-        },
-      );
+    async place(input, headers, keyed) {
+      const order = keyed
+        ? await sql.begin(async (tx) => {
+            const placed = await insertOrder(tx, input, headers);
+            const response = keyed.respond(placed);
+            await completeIdempotencyKey(tx, keyed.key, response.status, response.body);
+            return placed;
+          })
+        : await insertOrder(sql, input, headers);
       onPlaced();
       return order;
     },
+    claimKey: (key, hash) => keys.claim(key, hash),
+    releaseKey: (key) => keys.release(key),
     find: (id) => findOrderDetails(sql, id),
     async list({ status, limit, cursor }) {
       let after: OrderPageQuery['after'];

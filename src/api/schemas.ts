@@ -98,6 +98,18 @@ export const ListOrdersQuerySchema = z.strictObject({
   cursor: z.uuid('must be the next_cursor of a previous page').optional().openapi({ param: { name: 'cursor', in: 'query' } }),
 });
 
+export const IdempotencyHeadersSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
+    .optional()
+    .openapi({
+      param: { name: 'Idempotency-Key', in: 'header' },
+      description: 'Makes the request safe to retry: the same key and body replay the first response.',
+      example: 'order-2026-11-23-alice-1',
+    }),
+});
+
 export const ProblemSchema = z
   .object({
     type: z.string(),

@@ -3,9 +3,10 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { OrderDetails, OrderRow } from '../../db/orders.ts';
 import type { OrderStore } from '../order-store.ts';
 import {
-  CreateOrderSchema, ListOrdersQuerySchema, OrderIdParamSchema, OrderPageSchema, OrderSchema, PizzaSchema, ProblemSchema, pizzaToOrder,
+  CreateOrderSchema, IdempotencyHeadersSchema, ListOrdersQuerySchema, OrderIdParamSchema, OrderPageSchema, OrderSchema, PizzaSchema, ProblemSchema, pizzaToOrder,
   type CreateOrderInput,
 } from '../schemas.ts';
+import { requestHash } from '../idempotency.ts';
 import { eventHeadersFor } from '../trace.ts';
 import { problem } from '../problem.ts';
 import type { Context } from 'hono';
@@ -14,6 +15,8 @@ const problemResponse = (description: string) => ({ description, content: { 'app
 const created = { description: 'The order, stored with its order.created event', content: { 'application/json': { schema: OrderSchema } } };
 const badInput = {
   400: problemResponse('Malformed JSON or a field that is wrong (see `errors`)'),
+  409: problemResponse('A request with this Idempotency-Key is still running'),
+  422: problemResponse('This Idempotency-Key was used with a different request'),
   413: problemResponse('Body too large'),
   415: problemResponse('Content-Type is not application/json'),
   503: problemResponse('Postgres is unavailable; retry later'),
@@ -23,7 +26,7 @@ const createOrderRoute = createRoute({
   method: 'post',
   path: '/orders',
   summary: 'Place an order',
-  request: { body: { required: true, content: { 'application/json': { schema: CreateOrderSchema } } } },
+  request: { headers: IdempotencyHeadersSchema, body: { required: true, content: { 'application/json': { schema: CreateOrderSchema } } } },
   responses: { 201: created, ...badInput },
 });
 
@@ -31,7 +34,7 @@ const createPizzaRoute = createRoute({
   method: 'post',
   path: '/pizza',
   summary: 'Place an order with the original pizza example body',
-  request: { body: { required: true, content: { 'application/json': { schema: PizzaSchema } } } },
+  request: { headers: IdempotencyHeadersSchema, body: { required: true, content: { 'application/json': { schema: PizzaSchema } } } },
   responses: { 201: created, ...badInput },
 });
 
@@ -76,15 +79,43 @@ function orderDetailsJson(row: OrderDetails) {
 }
 
 export function registerOrderRoutes(app: OpenAPIHono, store: OrderStore): void {
-  const place = async (c: Context, input: CreateOrderInput) => {
+  const place = async (c: Context, input: CreateOrderInput, key: string | undefined) => {
     const headers = eventHeadersFor(c.req.header('traceparent'), c.req.header('x-request-id'));
-    const order = await store.place(input, headers);
-    c.header('location', `/orders/${order.id}`);
-    return c.json(orderDetailsJson({ ...order, payment: null, delivery: null, invoice: null }), 201);
+    const created = (order: OrderRow) => ({ status: 201, body: orderDetailsJson({ ...order, payment: null, delivery: null, invoice: null }) });
+    if (key === undefined) {
+      const order = await store.place(input, headers);
+      c.header('location', `/orders/${order.id}`);
+      return c.json(created(order).body, 201);
+    }
+
+    const claim = await store.claimKey(key, requestHash(c.req.path, input));
+    switch (claim.kind) {
+      case 'replay': {
+        const body = claim.body as { id?: string };
+        if (body.id) c.header('location', `/orders/${body.id}`);
+        c.header('idempotent-replayed', 'true');
+        return c.json(claim.body as object, claim.status as 201);
+      }
+      case 'mismatch':
+        return problem(c, 422, 'Idempotency-Key reused', 'This Idempotency-Key was used with a different request; use a new key for a new order.');
+      case 'in_progress':
+        c.header('retry-after', '1');
+        return problem(c, 409, 'Request in progress', 'A request with this Idempotency-Key is still running; retry in a moment to get its response.');
+      case 'owned':
+        break;
+    }
+    try {
+      const order = await store.place(input, headers, { key, respond: created });
+      c.header('location', `/orders/${order.id}`);
+      return c.json(created(order).body, 201);
+    } catch (err) {
+      await store.releaseKey(key).catch(() => {}); // let the client retry with the same key
+      throw err;
+    }
   };
 
-  app.openapi(createOrderRoute, (c) => place(c, c.req.valid('json')) as never);
-  app.openapi(createPizzaRoute, (c) => place(c, pizzaToOrder(c.req.valid('json'))) as never);
+  app.openapi(createOrderRoute, (c) => place(c, c.req.valid('json'), c.req.valid('header')['idempotency-key']) as never);
+  app.openapi(createPizzaRoute, (c) => place(c, pizzaToOrder(c.req.valid('json')), c.req.valid('header')['idempotency-key']) as never);
 
   app.openapi(getOrderRoute, async (c) => {
     const order = await store.find(c.req.valid('param').id);
