@@ -45,7 +45,11 @@ export function createApiApp({ store, health, log, mountAdmin }: ApiDeps): OpenA
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => problem(c, 413, 'Body too large', `The body must be at most ${MAX_BODY_BYTES} bytes.`),
+      onError: (c) => {
+        // The rest of the body is never read: close the connection so no client reuses it mid-body.
+        c.header('connection', 'close');
+        return problem(c, 413, 'Body too large', `The body must be at most ${MAX_BODY_BYTES} bytes.`);
+      },
     }),
   );
 
