@@ -61,6 +61,10 @@ export const configSchema = z.object({
   RELAY_MAX_ATTEMPTS: int(1, 1000).prefault('10'),
   // A row that failed to publish waits this long, doubled on each further failure (at most 5 min).
   RELAY_RETRY_BASE_MS: int(1, 600_000).prefault('1000'),
+  // A published row whose consumers have not recorded it this long after, and whose job Redis no
+  // longer has, is published again (Redis lost it). Checked every RECONCILE_INTERVAL_MS.
+  RECONCILE_AFTER_MS: int(100, 7 * 86_400_000).prefault('180000'),
+  RECONCILE_INTERVAL_MS: int(50, 3_600_000).prefault('30000'),
   RELAY_MAX_PAYLOAD_BYTES: int(1024, 100 * 1024 * 1024).prefault('524288'),
   WORKER_QUEUES: queueList.prefault(QUEUE_NAMES.join(',')),
   WORKER_CONCURRENCY: int(1, 1000).prefault('16'),

@@ -3,6 +3,13 @@
 export const QUEUE_NAMES = ['payments', 'deliveries', 'invoices'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
+// The inbox name (processed_messages.consumer) of the worker that consumes each queue.
+export const CONSUMER_OF_QUEUE: Readonly<Record<QueueName, string>> = {
+  payments: 'payment',
+  deliveries: 'delivery',
+  invoices: 'invoice',
+};
+
 export const EVENT_TYPES = ['order.created', 'order.paid', 'order.payment_failed', 'order.delivered', 'order.delivery_failed'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

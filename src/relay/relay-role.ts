@@ -5,8 +5,9 @@ import type { Config } from '../config.ts';
 import type { Sql } from '../db/client.ts';
 import type { Queues } from '../redis/queues.ts';
 import { WAKE_CHANNEL } from './notifier.ts';
-import { createBatchProcessor } from './outbox-store.ts';
+import { createBatchProcessor, createReconcilePage } from './outbox-store.ts';
 import { publishRows } from './publish.ts';
+import { createReconciler } from './reconciler.ts';
 import { createRelay, type Relay } from './relay.ts';
 
 export interface RelayRole {
@@ -14,6 +15,7 @@ export interface RelayRole {
   stop(): Promise<void>;
   wake(): void;
   relay: Relay;
+  reconciler: ReturnType<typeof createReconciler>;
 }
 
 export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; redis: Redis; queues: Queues }): RelayRole {
@@ -30,6 +32,16 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
     batchSize: config.RELAY_BATCH_SIZE,
     concurrency: config.RELAY_CONCURRENCY,
     pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+  });
+
+  const reconcilePageSize = 500;
+  const reconciler = createReconciler({
+    reconcilePage: createReconcilePage(sql, config.RECONCILE_AFTER_MS, reconcilePageSize),
+    jobState: (queue, id) => queues[queue].getJobState(id),
+    onRepublished: () => relay.wake(),
+    log,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    pageSize: reconcilePageSize,
   });
 
   let listener: { unlisten(): Promise<void> } | undefined;
@@ -50,10 +62,12 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
 
   return {
     relay,
+    reconciler,
     wake: () => relay.wake(),
     async start() {
       stopped = false;
       relay.start();
+      reconciler.start();
       await listen();
     },
     async stop() {
@@ -61,6 +75,7 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
       clearTimeout(retryTimer);
       await listener?.unlisten().catch(() => {});
       listener = undefined;
+      await reconciler.stop();
       await relay.stop();
     },
   };

@@ -6,11 +6,11 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Sql } from '../db/client.ts';
 import { insertDelivery } from '../db/effects.ts';
 import { findOrderDetails, transitionOrder, type OrderStatus } from '../db/orders.ts';
-import type { OutboxJobData } from '../events/routing.ts';
+import { CONSUMER_OF_QUEUE, type OutboxJobData } from '../events/routing.ts';
 import { runOnce } from './inbox.ts';
 import { emitOrderEvent, loadMessage, recordOrderFailure, runStep, type StepResult } from './message.ts';
 
-export const DELIVERY_CONSUMER = 'delivery';
+export const DELIVERY_CONSUMER = CONSUMER_OF_QUEUE.deliveries;
 const DELIVERABLE: readonly OrderStatus[] = ['paid', 'delivery_failed'];
 const COURIERS = ['Ada', 'Grace', 'Linus', 'Margaret', 'Ken'];
 

@@ -4,11 +4,11 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Sql } from '../db/client.ts';
 import { insertInvoice } from '../db/effects.ts';
 import { findOrderDetails } from '../db/orders.ts';
-import type { OutboxJobData } from '../events/routing.ts';
+import { CONSUMER_OF_QUEUE, type OutboxJobData } from '../events/routing.ts';
 import { runOnce } from './inbox.ts';
 import { loadMessage, type StepResult } from './message.ts';
 
-export const INVOICE_CONSUMER = 'invoice';
+export const INVOICE_CONSUMER = CONSUMER_OF_QUEUE.invoices;
 
 export function createInvoiceProcessor(sql: Sql) {
   return async (job: Job<OutboxJobData>): Promise<StepResult> => {

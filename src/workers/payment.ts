@@ -5,12 +5,12 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Sql } from '../db/client.ts';
 import { insertPayment, isMessageProcessed } from '../db/effects.ts';
 import { findOrderDetails, transitionOrder, type OrderStatus } from '../db/orders.ts';
-import type { OutboxJobData } from '../events/routing.ts';
+import { CONSUMER_OF_QUEUE, type OutboxJobData } from '../events/routing.ts';
 import { PaymentDeclinedError, type PaymentGateway } from './gateway.ts';
 import { runOnce } from './inbox.ts';
 import { emitOrderEvent, loadMessage, recordOrderFailure, runStep, type StepResult } from './message.ts';
 
-export const PAYMENT_CONSUMER = 'payment';
+export const PAYMENT_CONSUMER = CONSUMER_OF_QUEUE.payments;
 // An operator may retry a failed payment from the dashboard, so 'payment_failed' can still be paid.
 const PAYABLE: readonly OrderStatus[] = ['pending_payment', 'payment_failed'];
 
