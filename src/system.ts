@@ -11,6 +11,7 @@ import type { Logger } from './logger.ts';
 import { mountAdmin, BOARD_PATH } from './api/admin.ts';
 import { createApiApp } from './api/app.ts';
 import { createOrderStore } from './api/order-store.ts';
+import { createOutboxOperations } from './outbox-admin/operations.ts';
 import { createCoalescedNotifier, WAKE_CHANNEL } from './relay/notifier.ts';
 import { createRelayRole, type RelayRole } from './relay/relay-role.ts';
 import { checkEvictionPolicy, createFailFastRedis, waitUntilReady } from './redis/connection.ts';
@@ -61,7 +62,8 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
         redis: async () => void (await redis.ping()),
       },
       log,
-      mountAdmin: (a) => mountAdmin(a, { user: config.ADMIN_USER, password: adminPassword, queues }),
+      mountAdmin: (a) =>
+        mountAdmin(a, { user: config.ADMIN_USER, password: adminPassword, queues, outbox: createOutboxOperations(sql, queues, onEventCommitted) }),
     });
   }
 

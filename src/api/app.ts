@@ -31,12 +31,13 @@ export function createApiApp({ store, health, log, mountAdmin }: ApiDeps): OpenA
     },
   });
 
-  // Every route that takes a body: JSON only, and never more than MAX_BODY_BYTES (chunked or not).
+  // Every request that carries a body: JSON only, and never more than MAX_BODY_BYTES (chunked or not).
+  // Bodiless POSTs (admin actions) pass; a route that requires a body refuses them in validation.
   app.use('*', async (c, next) => {
-    if (c.req.method !== 'POST' && c.req.method !== 'PUT' && c.req.method !== 'PATCH') return next();
-    if (c.req.path.startsWith('/admin/queues')) return next(); // Bull Board's own API posts without bodies
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.path.startsWith('/admin/queues')) return next(); // Bull Board has its own API
+    const hasBody = Number(c.req.header('content-length') ?? 0) > 0 || c.req.header('transfer-encoding') !== undefined;
     const type = c.req.header('content-type') ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(type)) {
+    if (hasBody && !/^application\/json\s*(;|$)/i.test(type)) {
       return problem(c, 415, 'Unsupported media type', 'Send the body as JSON with Content-Type: application/json.');
     }
     return next();

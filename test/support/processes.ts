@@ -12,8 +12,8 @@ export interface Child {
 const TSX = new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-export function startNode(script: string, env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [TSX, script], {
+export function startNode(script: string, env: Record<string, string>, args: string[] = []): Child {
+  const proc = spawn(process.execPath, [TSX, script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,93 @@
+// Dead-letter handling for operators, behind the same basic auth as Bull Board:
+// GET /admin/outbox?state=pending|dead, POST /admin/outbox/:id/replay, POST /admin/outbox/:id/requeue.
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { OutboxOperations } from '../../outbox-admin/operations.ts';
+import { problem } from '../problem.ts';
+import { ProblemSchema } from '../schemas.ts';
+
+const OutboxRowSchema = z
+  .object({
+    id: z.uuid(),
+    aggregate_id: z.uuid(),
+    event_type: z.string(),
+    created_at: z.string(),
+    age_seconds: z.number(),
+    attempts: z.number().int(),
+    last_error: z.string().nullable(),
+    dead_at: z.string().nullable(),
+  })
+  .openapi('OutboxRow');
+
+const IdParams = z.strictObject({ id: z.uuid('must be a UUID').openapi({ param: { name: 'id', in: 'path' } }) });
+const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
+const security = [{ basicAuth: [] }];
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/admin/outbox',
+  summary: 'Outbox rows still to publish, or dead, with age, attempts and last error',
+  security,
+  request: {
+    query: z.strictObject({
+      state: z.enum(['pending', 'dead']).openapi({ param: { name: 'state', in: 'query' } }),
+      limit: z.string().regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000').transform(Number).pipe(z.number().min(1).max(1000)).optional(),
+    }),
+  },
+  responses: {
+    200: { description: 'Oldest first', content: { 'application/json': { schema: z.object({ rows: z.array(OutboxRowSchema) }) } } },
+    400: problemResponse('A query parameter is wrong'),
+  },
+});
+
+const actionResponses = {
+  202: { description: 'Done; the relay publishes the row shortly', content: { 'application/json': { schema: z.object({ outcome: z.string(), removed_jobs: z.array(z.string()).optional() }) } } },
+  400: problemResponse('The id is not a UUID'),
+  404: problemResponse('No such outbox row'),
+  409: problemResponse('The row is not in a state this action applies to'),
+};
+
+const replayRoute = createRoute({ method: 'post', path: '/admin/outbox/{id}/replay', summary: 'Publish one event again (consumers dedupe it)', security, request: { params: IdParams }, responses: actionResponses });
+const requeueRoute = createRoute({ method: 'post', path: '/admin/outbox/{id}/requeue', summary: 'Bring a dead row back with fresh attempts', security, request: { params: IdParams }, responses: actionResponses });
+
+export function registerAdminOutboxRoutes(app: OpenAPIHono, ops: OutboxOperations): void {
+  app.openapi(listRoute, async (c) => {
+    const { state, limit = 100 } = c.req.valid('query');
+    const rows = await ops.list(state, limit);
+    return c.json(
+      {
+        rows: rows.map((r) => ({
+          id: r.id,
+          aggregate_id: r.aggregate_id,
+          event_type: r.event_type,
+          created_at: r.created_at.toISOString(),
+          age_seconds: Math.round(r.age_seconds * 1000) / 1000,
+          attempts: r.attempts,
+          last_error: r.last_error,
+          dead_at: r.dead_at?.toISOString() ?? null,
+        })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(replayRoute, async (c) => {
+    const result = await ops.replay(c.req.valid('param').id);
+    switch (result.outcome) {
+      case 'replayed':
+        return c.json({ outcome: 'replayed', removed_jobs: result.removedJobs }, 202);
+      case 'not_found':
+        return problem(c, 404, 'Not found', 'No outbox row has this id.') as never;
+      case 'dead':
+        return problem(c, 409, 'Row is dead', 'This row is dead: fix its cause, then POST /admin/outbox/:id/requeue.') as never;
+      case 'pending':
+        return problem(c, 409, 'Row is still pending', `Nothing to replay: ${result.detail}.`) as never;
+    }
+  });
+
+  app.openapi(requeueRoute, async (c) => {
+    const result = await ops.requeue(c.req.valid('param').id);
+    if (result.outcome === 'requeued') return c.json({ outcome: 'requeued' }, 202);
+    if (result.outcome === 'not_found') return problem(c, 404, 'Not found', 'No outbox row has this id.') as never;
+    return problem(c, 409, 'Row is not dead', 'Only dead rows can be requeued; to publish a live row again, use replay.') as never;
+  });
+}

@@ -1,0 +1,51 @@
+// What an operator can do to the outbox, shared by the admin API and `npm run outbox`.
+import type { Sql } from '../db/client.ts';
+import { findOutboxRow, listOutboxRows, markForReplay, requeueDeadRow, type OutboxListing } from '../db/outbox-admin.ts';
+import { routeFor } from '../events/routing.ts';
+import type { Queues } from '../redis/queues.ts';
+
+export type ReplayResult =
+  | { outcome: 'replayed'; removedJobs: string[] }
+  | { outcome: 'pending'; detail: string }
+  | { outcome: 'not_found' | 'dead' };
+
+export type RequeueResult = { outcome: 'requeued' } | { outcome: 'not_found' | 'not_dead' };
+
+export function createOutboxOperations(sql: Sql, queues: Queues, wakeRelay: () => void) {
+  return {
+    list: (state: 'pending' | 'dead', limit: number): Promise<OutboxListing[]> => listOutboxRows(sql, state, limit),
+
+    // Publishes one event again. Finished jobs with its id are removed first, or jobId dedupe would
+    // make the new add a no-op; the consumers' inbox then decides, so an event that was already
+    // processed produces no second effect (the worker logs it as a duplicate).
+    async replay(id: string): Promise<ReplayResult> {
+      const row = await findOutboxRow(sql, id);
+      if (!row) return { outcome: 'not_found' };
+      if (row.dead_at) return { outcome: 'dead' };
+      if (!row.published_at) return { outcome: 'pending', detail: 'the row is not published yet; the relay will publish it' };
+      const removedJobs: string[] = [];
+      for (const queue of routeFor(row.event_type) ?? []) {
+        const state = await queues[queue].getJobState(id);
+        if (state === 'completed' || state === 'failed') {
+          await queues[queue].remove(id);
+          removedJobs.push(`${queue}/${id}`);
+        } else if (state !== 'unknown') {
+          return { outcome: 'pending', detail: `its job in ${queue} is still ${state}` };
+        }
+      }
+      if (!(await markForReplay(sql, id))) return { outcome: 'not_found' };
+      wakeRelay();
+      return { outcome: 'replayed', removedJobs };
+    },
+
+    async requeue(id: string): Promise<RequeueResult> {
+      if (await requeueDeadRow(sql, id)) {
+        wakeRelay();
+        return { outcome: 'requeued' };
+      }
+      return (await findOutboxRow(sql, id)) ? { outcome: 'not_dead' } : { outcome: 'not_found' };
+    },
+  };
+}
+
+export type OutboxOperations = ReturnType<typeof createOutboxOperations>;
