@@ -39,7 +39,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
   const has = (r: Role) => roles.includes(r);
   const sql = createSql({ url: config.DATABASE_URL, max: config.PG_POOL_MAX, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
   const redis = createFailFastRedis(config.REDIS_URL, log, 'outbox-commands');
-  const queues = createQueues(redis, config);
+  const queues = createQueues(redis, config, (err) => log.debug({ err: err.message }, 'queue connection error'));
   const relay = has('relay') ? createRelayRole({ config, log, sql, redis, queues }) : undefined;
   // Next to a relay, API and workers hand new events off in-process; otherwise they wake the
   // relays elsewhere with a coalesced NOTIFY after their commit.

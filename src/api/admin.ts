@@ -24,6 +24,7 @@ export function mountAdmin(app: OpenAPIHono, opts: { user: string; password: str
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'Pizza outbox' } },
   });
+  app.get(`${BOARD_PATH}/`, (c) => c.redirect(BOARD_PATH)); // the board answers 404 with a trailing slash
   app.route(BOARD_PATH, board.registerPlugin());
   registerAdminOutboxRoutes(app, opts.outbox);
 }

@@ -17,9 +17,22 @@ export function defaultJobOptions(config: Config): JobsOptions {
   };
 }
 
-export function createQueues(connection: Redis, config: Config): Queues {
-  const make = (name: QueueName) =>
-    new Queue<OutboxJobData>(name, { connection, prefix: config.QUEUE_PREFIX, defaultJobOptions: defaultJobOptions(config) });
+// `onError` receives connection errors the queues re-emit (an 'error' event without a listener
+// would crash the process while Redis is away).
+export function createQueues(connection: Redis, config: Config, onError: (err: Error) => void = () => {}): Queues {
+  const make = (name: QueueName) => {
+    const queue = new Queue<OutboxJobData>(name, {
+      connection,
+      prefix: config.QUEUE_PREFIX,
+      defaultJobOptions: defaultJobOptions(config),
+      // Without these a Queue created while Redis is down waits for it forever (and the version
+      // check's failure is cached): the relay must fail fast and back off instead.
+      skipWaitingForReady: true,
+      skipVersionCheck: true,
+    });
+    queue.on('error', onError);
+    return queue;
+  };
   return Object.fromEntries(QUEUE_NAMES.map((name) => [name, make(name)])) as Queues;
 }
 
