@@ -58,7 +58,13 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, onEventComm
         final ? 'job failed for good; retry it from the dashboard at /admin/queues' : 'job failed; will retry with backoff',
       );
     });
-    worker.on('error', (err: Error) => log.warn({ queue, err: err.message }, 'worker connection error; reconnecting'));
+    // While Redis is away every reconnect attempt fails: say so once every half minute, not each time.
+    let lastErrorLogAt = 0;
+    worker.on('error', (err: Error) => {
+      if (Date.now() - lastErrorLogAt < 30_000) return;
+      lastErrorLogAt = Date.now();
+      log.warn({ queue, err: err.message }, 'worker cannot reach Redis; retrying');
+    });
     return worker;
   });
 
@@ -68,10 +74,11 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, onEventComm
     async start() {
       if (started) return;
       started = true;
+      // Not awaiting readiness: with Redis away the workers keep reconnecting on their own, and the
+      // rest of the process (the API above all) must still start.
       for (const worker of workers) {
         worker.run().catch((err: unknown) => log.error({ err }, 'worker stopped unexpectedly'));
       }
-      await Promise.all(workers.map((w) => w.waitUntilReady()));
     },
     async stop() {
       if (!started) return;
