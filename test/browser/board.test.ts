@@ -1,0 +1,180 @@
+// Bull Board in headless Chromium: the board refuses a browser without credentials, and an operator
+// who logs in sees the queues, finds a declined payment in the failed set and retries it with the
+// job's Retry button. BullMQ, not the page, is the judge of whether the retry happened.
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, TEST_ADMIN_PASSWORD, waitFor, type TestContext } from '../support/context.ts';
+import { postJson, startSystem, type RunningSystem } from '../support/system.ts';
+import { chromiumProblem, launchChromium, newHermeticContext, UI_TIMEOUT_MS } from './chromium.ts';
+
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const QUEUES = ['payments', 'deliveries', 'invoices'] as const;
+
+const problem = chromiumProblem();
+if (problem) console.warn(`Skipping the Bull Board browser tests: ${problem}`);
+
+describe.skipIf(problem !== undefined)(`Bull Board in headless Chromium${problem ? ` (skipped: ${problem})` : ''}`, () => {
+  let ctx: TestContext | undefined;
+  let system: RunningSystem | undefined;
+  let browser: Browser | undefined;
+  let jobId: string;
+
+  beforeAll(async () => {
+    ctx = await createTestContext({ GATEWAY_DECLINE_OVER_CENTS: '5000' });
+    system = await startSystem(ctx);
+    browser = await launchChromium();
+
+    const res = await postJson(`${system.url}/orders`, {
+      customer_name: 'Board test',
+      address: '3 Browser Rd',
+      items: [{ flavor: 'Quattro', size: 'large', quantity: 1, unit_price_cents: 6000 }],
+    });
+    expect(res.status).toBe(201);
+    const orderId = ((await res.json()) as { id: string }).id;
+    const [event] = await ctx.sql<{ id: string }[]>`SELECT id FROM outbox WHERE aggregate_id = ${orderId} AND event_type = 'order.created'`;
+    jobId = event!.id;
+    const payments = system.queues.payments;
+    await waitFor('the declined payment job to reach the failed set', async () => (await payments.getJobState(jobId)) === 'failed', UI_TIMEOUT_MS);
+  });
+
+  afterAll(async () => {
+    // Each step runs whatever happened before it; the first error is reported at the end.
+    const errors: unknown[] = [];
+    for (const step of [() => browser?.close(), () => system?.stop(), () => ctx?.cleanup()]) {
+      try {
+        await step();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  });
+
+  it('refuses the page and its API to a browser without credentials', async () => {
+    const context = await newHermeticContext(browser!, system!.url);
+    try {
+      const page = await context.newPage();
+      for (const path of ['/admin/queues', '/admin/queues/api/queues']) {
+        const response = await gotoUnauthorized(page, `${system!.url}${path}`);
+        expect(response.status, path).toBe(401);
+        expect(response.challenge, path).toMatch(/^Basic /);
+      }
+      // Nor can it act: a retry through the API without credentials is refused and changes nothing.
+      const put = await page.request.put(`${system!.url}/admin/queues/api/queues/payments/${jobId}/retry`);
+      expect(put.status()).toBe(401);
+      expect(await system!.queues.payments.getJobState(jobId)).toBe('failed');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows the three queues and retries the declined payment from the job’s Retry button', async () => {
+    const payments = system!.queues.payments;
+    const before = (await payments.getJob(jobId))!;
+    expect(before.attemptsMade).toBe(1);
+    expect(before.failedReason).toContain('card declined');
+
+    const context = await newHermeticContext(browser!, system!.url, { username: 'admin', password: TEST_ADMIN_PASSWORD });
+    const page = await context.newPage();
+    try {
+      const pageErrors: Error[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err));
+      page.on('dialog', (dialog) => void dialog.accept()); // a native confirm(), should the board use one
+
+      const response = await page.goto(`${system!.url}/admin/queues`);
+      expect(response?.status()).toBe(200);
+
+      // The sidebar lists every queue.
+      const nav = page.getByRole('navigation');
+      for (const name of QUEUES) await nav.getByRole('link', { name, exact: true }).waitFor();
+
+      // Into the payments queue, then its failed tab.
+      await nav.getByRole('link', { name: 'payments', exact: true }).click();
+      await page.getByRole('heading', { name: 'payments', level: 1 }).waitFor();
+      const main = page.getByRole('main');
+      await main.getByRole('link', { name: /^failed\b/i }).click();
+      await page.waitForURL((url) => url.pathname === '/admin/queues/queue/payments' && url.searchParams.get('status') === 'failed');
+
+      // The declined job's card: the innermost block holding both its id link and its failure reason.
+      const card = main
+        .locator('div')
+        .filter({ has: page.getByRole('link', { name: jobId, exact: true }) })
+        .filter({ hasText: 'card declined' })
+        .last();
+      await card.waitFor();
+
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}board-queues.png`, fullPage: true });
+
+      const retry = await jobActionLabelled(page, card, 'Retry');
+      const retryRequest = page.waitForResponse(
+        (r) => r.request().method() === 'PUT' && new URL(r.url()).pathname === `/admin/queues/api/queues/payments/${jobId}/retry`,
+      );
+      retryRequest.catch(() => {}); // awaited below; keeps an early failure from going unhandled
+      await retry.click();
+      const confirm = page.getByRole('alertdialog');
+      const first = await Promise.race([
+        confirm.waitFor().then(() => 'confirm' as const, () => 'no confirm' as const),
+        retryRequest.then(() => 'sent' as const, () => 'not sent' as const),
+      ]);
+      if (first === 'confirm') {
+        await expect(confirm.textContent()).resolves.toContain('retry this job');
+        await confirm.getByRole('button', { name: 'Confirm', exact: true }).click();
+      }
+      expect((await retryRequest).status()).toBe(204);
+
+      // The retry ran the job again: one more attempt, a new processing time. The card is still
+      // declined, so it ends in the failed set again.
+      const after = await waitFor(
+        'the retried job to have run a second attempt and failed again',
+        async () => {
+          const job = await payments.getJob(jobId);
+          return job && job.attemptsMade === before.attemptsMade + 1 && (await job.getState()) === 'failed' ? job : undefined;
+        },
+        UI_TIMEOUT_MS,
+      );
+      expect(after.processedOn).toBeGreaterThan(before.processedOn!);
+      expect(after.failedReason).toContain('card declined');
+      expect(pageErrors).toEqual([]);
+    } catch (err) {
+      // What the browser showed when it went wrong, next to the regular artifact.
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}board-failure.png`, fullPage: true }).catch(() => {});
+      throw err;
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+// Chromium answers a Basic challenge it has no credentials for by failing the navigation
+// (net::ERR_INVALID_AUTH_CREDENTIALS) after the 401 arrives, so the 401 is read off the response itself.
+async function gotoUnauthorized(page: Page, url: string): Promise<{ status: number; challenge: string | undefined }> {
+  const seen = page.waitForResponse((r) => r.url() === url);
+  seen.catch(() => {});
+  const navigation = await page.goto(url).then(
+    (response) => ({ response }),
+    (error: Error) => ({ error }),
+  );
+  if ('error' in navigation && !navigation.error.message.includes('ERR_INVALID_AUTH_CREDENTIALS')) throw navigation.error;
+  const response = await seen;
+  return { status: response.status(), challenge: response.headers()['www-authenticate'] };
+}
+
+// Bull Board's job actions are icon buttons named only by a tooltip: hover each one until the
+// tooltip that opens for it reads `label`.
+async function jobActionLabelled(page: Page, card: Locator, label: string): Promise<Locator> {
+  const items = card.getByRole('listitem').filter({ has: page.getByRole('button') });
+  const seen: string[] = [];
+  for (let i = 0; i < (await items.count()); i++) {
+    const item = items.nth(i);
+    await item.getByRole('button').hover();
+    await item.locator('[data-popup-open]').waitFor(); // this button's tooltip is the open one
+    const tooltip = page.getByText(label, { exact: true });
+    if (await tooltip.waitFor({ timeout: 1000 }).then(() => true, () => false)) return item.getByRole('button');
+    seen.push(`#${i + 1}`);
+  }
+  throw new Error(`no job action labelled "${label}" among the card's buttons (${seen.join(', ') || 'none'})`);
+}
