@@ -43,6 +43,15 @@ export const configSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).prefault('redis://localhost:6379'),
   PORT: int(0, 65535).prefault('8080'),
   HOST: z.string().trim().min(1).prefault('0.0.0.0'),
+  // /metrics for a relay or worker process running without the API (the API serves it on PORT).
+  METRICS_PORT: int(0, 65535).prefault('9464'),
+  REQUEST_TIMEOUT_MS: int(100, 600_000).prefault('10000'),
+  // Browser origins allowed to call the API (comma-separated); empty: CORS off.
+  CORS_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.url('each origin must be a URL like https://shop.example')))
+    .prefault(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
   ADMIN_USER: z.string().min(1).prefault('admin'),
   ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),

@@ -2,6 +2,7 @@
 // (api, relay, workers), starts them in order and stops them in reverse. Entry files only pick
 // the roles and handle signals; tests build the same system with their own config.
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
@@ -12,6 +13,8 @@ import { mountAdmin, BOARD_PATH } from './api/admin.ts';
 import { createApiApp } from './api/app.ts';
 import { createOrderStore } from './api/order-store.ts';
 import { createOutboxOperations } from './outbox-admin/operations.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { startMetricsServer } from './metrics/server.ts';
 import { createCoalescedNotifier, WAKE_CHANNEL } from './relay/notifier.ts';
 import { createRelayRole, type RelayRole } from './relay/relay-role.ts';
 import { checkEvictionPolicy, createFailFastRedis, waitUntilReady } from './redis/connection.ts';
@@ -25,11 +28,13 @@ export interface System {
   stop(): Promise<void>;
   sql: Sql;
   queues: Queues;
+  metrics: Metrics;
   app?: OpenAPIHono;
   relay?: RelayRole;
   workers?: Workers;
-  // The bound port once started (useful with PORT=0 in tests).
+  // The bound ports once started (useful with PORT=0 in tests).
   port(): number;
+  metricsPort(): number | undefined;
   adminPassword: string;
 }
 
@@ -40,7 +45,8 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
   const sql = createSql({ url: config.DATABASE_URL, max: config.PG_POOL_MAX, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
   const redis = createFailFastRedis(config.REDIS_URL, log, 'outbox-commands');
   const queues = createQueues(redis, config, (err) => log.debug({ err: err.message }, 'queue connection error'));
-  const relay = has('relay') ? createRelayRole({ config, log, sql, redis, queues }) : undefined;
+  const metrics = createMetrics();
+  const relay = has('relay') ? createRelayRole({ config, log, sql, redis, queues, metrics }) : undefined;
   // Next to a relay, API and workers hand new events off in-process; otherwise they wake the
   // relays elsewhere with a coalesced NOTIFY after their commit.
   const notifier = relay
@@ -49,10 +55,11 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
         log.debug({ err: (err as Error).message }, 'relay wake-up NOTIFY failed; relays will poll'),
       );
   const onEventCommitted = relay ? () => relay.wake() : () => notifier!.poke();
-  const workers = has('workers') ? createWorkers(sql, config, log, onEventCommitted) : undefined;
+  const workers = has('workers') ? createWorkers(sql, config, log, metrics, onEventCommitted) : undefined;
 
   const adminPassword = config.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
   let server: ServerType | undefined;
+  let metricsServer: Server | undefined;
   let app: OpenAPIHono | undefined;
   if (has('api')) {
     app = createApiApp({
@@ -62,6 +69,9 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
         redis: async () => void (await redis.ping()),
       },
       log,
+      metrics,
+      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+      corsOrigins: config.CORS_ORIGINS,
       mountAdmin: (a) =>
         mountAdmin(a, { user: config.ADMIN_USER, password: adminPassword, queues, outbox: createOutboxOperations(sql, queues, onEventCommitted) }),
     });
@@ -81,11 +91,13 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
   return {
     sql,
     queues,
+    metrics,
     app,
     relay,
     workers,
     adminPassword,
     port: () => (server?.address() as AddressInfo | null)?.port ?? config.PORT,
+    metricsPort: () => (metricsServer?.address() as AddressInfo | null)?.port,
     async start() {
       await checkRedis();
       await workers?.start();
@@ -99,6 +111,8 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
         log.info({ url }, `API listening on ${url}`);
         if (config.ADMIN_PASSWORD) log.info(`Bull Board at ${url}${BOARD_PATH} (user ${config.ADMIN_USER})`);
         else log.info(`Bull Board at ${url}${BOARD_PATH}: user ${config.ADMIN_USER}, generated password ${adminPassword} (set ADMIN_PASSWORD to choose one)`);
+      } else {
+        metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT, config.HOST, log);
       }
       log.info({ roles, queues: workers ? config.WORKER_QUEUES : undefined }, 'started');
     },
@@ -112,6 +126,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
           if ('closeIdleConnections' in s) s.closeIdleConnections();
         });
       }
+      metricsServer?.close();
       notifier?.stop();
       await relay?.stop();
       await workers?.stop();

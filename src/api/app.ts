@@ -1,10 +1,16 @@
 // The Hono application: routes, validation, error mapping and the admin area. Pure HTTP: it gets
 // narrow functions for storage and health, so tests can build it with their own.
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
+import { routePath } from 'hono/route';
+import { secureHeaders } from 'hono/secure-headers';
+import { timeout } from 'hono/timeout';
 import type { Logger } from 'pino';
 import { isConnectionError } from '../db/client.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { OrderStore } from './order-store.ts';
 import { fieldErrors, problem } from './problem.ts';
 import { registerHealthRoutes, type HealthChecks } from './routes/health.ts';
@@ -18,9 +24,12 @@ export interface ApiDeps {
   log: Logger;
   // Mounts the password-protected admin area (Bull Board); left out in HTTP-only unit tests.
   mountAdmin?: (app: OpenAPIHono) => void;
+  metrics?: Metrics;
+  requestTimeoutMs?: number;
+  corsOrigins?: string[];
 }
 
-export function createApiApp({ store, health, log, mountAdmin }: ApiDeps): OpenAPIHono {
+export function createApiApp({ store, health, log, mountAdmin, metrics, requestTimeoutMs = 10_000, corsOrigins = [] }: ApiDeps): OpenAPIHono {
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -30,6 +39,23 @@ export function createApiApp({ store, health, log, mountAdmin }: ApiDeps): OpenA
       return undefined;
     },
   });
+
+  if (metrics) {
+    app.use('*', async (c, next) => {
+      const end = metrics.httpDuration.startTimer();
+      await next();
+      // The route pattern, not the path, keeps the label set small (/orders/{id}, not every id).
+      end({ method: c.req.method, route: routePath(c, -1), status: String(c.res.status) });
+    });
+    app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  }
+  app.use('*', secureHeaders());
+  // CORS stays off unless origins are configured.
+  if (corsOrigins.length > 0) app.use('*', cors({ origin: corsOrigins, allowHeaders: ['content-type', 'idempotency-key', 'traceparent'] }));
+  app.use(
+    '*',
+    timeout(requestTimeoutMs, () => new HTTPException(503, { message: `The request took longer than ${requestTimeoutMs} ms; retry it (with an Idempotency-Key to be safe).` })),
+  );
 
   // Every request that carries a body: JSON only, and never more than MAX_BODY_BYTES (chunked or not).
   // Bodiless POSTs (admin actions) pass; a route that requires a body refuses them in validation.
@@ -58,12 +84,24 @@ export function createApiApp({ store, health, log, mountAdmin }: ApiDeps): OpenA
   registerOrderRoutes(app, store);
   mountAdmin?.(app);
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'basicAuth', { type: 'http', scheme: 'basic' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'pizza-outbox',
+      version: '1.0.0',
+      description: 'A pizza shop order service on a transactional outbox: Postgres → BullMQ, reliably.',
+    },
+  });
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'pizza-outbox API' }));
+
   app.notFound((c) => problem(c, 404, 'Not found', `No route for ${c.req.method} ${c.req.path}.`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
       if (err.res) return err.res;
       const status = err.status;
-      return problem(c, status, status === 400 ? 'Invalid request' : 'Request refused', err.message || undefined);
+      const title = status === 400 ? 'Invalid request' : status === 503 ? 'Service unavailable' : 'Request refused';
+      return problem(c, status, title, err.message || undefined);
     }
     if (isConnectionError(err)) {
       log.warn({ code: (err as { code?: string }).code, path: c.req.path }, 'postgres unavailable');

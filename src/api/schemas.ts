@@ -104,7 +104,7 @@ export const IdempotencyHeadersSchema = z.object({
     .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
     .optional()
     .openapi({
-      param: { name: 'Idempotency-Key', in: 'header' },
+      param: { name: 'idempotency-key', in: 'header' },
       description: 'Makes the request safe to retry: the same key and body replay the first response.',
       example: 'order-2026-11-23-alice-1',
     }),

@@ -62,3 +62,13 @@ export async function findEvent(db: Db, id: string): Promise<Pick<OutboxRow, 'id
   const [row] = await db<OutboxRow[]>`SELECT id, aggregate_id, event_type, headers FROM outbox WHERE id = ${id}`;
   return row;
 }
+
+// Pending and dead counts and the relay lag, for the metrics (both counts use partial indexes).
+export async function outboxStats(db: Db): Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number }> {
+  const [row] = await db<{ pending: number; dead: number; oldest_age: number | null }[]>`
+    SELECT
+      (SELECT count(*) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL)::int AS pending,
+      (SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL)::int AS dead,
+      (SELECT extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL)::float8 AS oldest_age`;
+  return { pending: row!.pending, dead: row!.dead, oldestPendingAgeSeconds: row!.oldest_age ?? 0 };
+}

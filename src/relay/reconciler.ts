@@ -27,7 +27,7 @@ export interface ReconcilerDeps {
   // `cursor`, applies the verdicts and commits; returns the rows it saw.
   reconcilePage: (cursor: UnconfirmedRow | undefined, judge: (rows: UnconfirmedRow[]) => Promise<Map<string, Verdict>>) => Promise<UnconfirmedRow[]>;
   jobState: (queue: QueueName, id: string) => Promise<string>;
-  onRepublished: () => void;
+  onRepublished: (count: number) => void;
   log: Logger;
   intervalMs: number;
   pageSize: number;
@@ -57,7 +57,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
     if (totals.republished > 0) {
       deps.log.warn({ republished: totals.republished }, 'Redis lost jobs that no consumer had recorded; re-publishing them');
-      deps.onRepublished();
+      deps.onRepublished(totals.republished);
     }
     return totals;
   }

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Sql } from '../db/client.ts';
 import type { Queues } from '../redis/queues.ts';
+import { outboxStats } from '../db/outbox.ts';
+import { registerOutboxGauges, type Metrics } from '../metrics/metrics.ts';
 import { WAKE_CHANNEL } from './notifier.ts';
 import { createBatchProcessor, createReconcilePage } from './outbox-store.ts';
 import { publishRows } from './publish.ts';
@@ -18,8 +20,9 @@ export interface RelayRole {
   reconciler: ReturnType<typeof createReconciler>;
 }
 
-export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; redis: Redis; queues: Queues }): RelayRole {
-  const { config, log, sql, redis, queues } = deps;
+export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; redis: Redis; queues: Queues; metrics: Metrics }): RelayRole {
+  const { config, log, sql, redis, queues, metrics } = deps;
+  registerOutboxGauges(metrics, () => outboxStats(sql));
   const relay = createRelay({
     processBatch: createBatchProcessor(sql, { maxAttempts: config.RELAY_MAX_ATTEMPTS, baseDelayMs: config.RELAY_RETRY_BASE_MS }),
     publish: (rows) =>
@@ -32,13 +35,21 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
     batchSize: config.RELAY_BATCH_SIZE,
     concurrency: config.RELAY_CONCURRENCY,
     pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+    onBatch: (outcome, ms) => {
+      metrics.published.inc(outcome.published.length);
+      metrics.publishFailures.inc(outcome.failed.length);
+      metrics.batchDuration.observe(ms / 1000);
+    },
   });
 
   const reconcilePageSize = 500;
   const reconciler = createReconciler({
     reconcilePage: createReconcilePage(sql, config.RECONCILE_AFTER_MS, reconcilePageSize),
     jobState: (queue, id) => queues[queue].getJobState(id),
-    onRepublished: () => relay.wake(),
+    onRepublished: (count) => {
+      metrics.republished.inc(count);
+      relay.wake();
+    },
     log,
     intervalMs: config.RECONCILE_INTERVAL_MS,
     pageSize: reconcilePageSize,

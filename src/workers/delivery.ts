@@ -18,6 +18,7 @@ export interface DispatchSettings {
   latencyMs: number;
   failureRate: number;
   random?: () => number;
+  onDelivered?: (orderCreatedAt: Date) => void;
 }
 
 export function courierFor(orderId: string): string {
@@ -45,7 +46,9 @@ export function createDeliveryProcessor(sql: Sql, settings: DispatchSettings) {
           return true;
         });
         if (result.outcome === 'duplicate') return { outcome: 'duplicate' };
-        return result.value ? { outcome: 'done', detail: `courier ${courier}` } : { outcome: 'skipped', detail: `order was ${order.status}` };
+        if (!result.value) return { outcome: 'skipped', detail: `order was ${order.status}` };
+        settings.onDelivered?.(order.created_at);
+        return { outcome: 'done', detail: `courier ${courier}` };
       },
       (err) => recordOrderFailure(sql, message, { from: ['paid'], to: 'delivery_failed', eventType: 'order.delivery_failed' }, err),
     );

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Sql } from '../db/client.ts';
 import type { OutboxJobData, QueueName } from '../events/routing.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { workerRedisOptions } from '../redis/connection.ts';
 import { createDeliveryProcessor } from './delivery.ts';
 import { createSimulatedGateway } from './gateway.ts';
@@ -17,7 +18,7 @@ export interface Workers {
   workers: Worker[];
 }
 
-export function createProcessors(sql: Sql, config: Config): Record<QueueName, Processor<OutboxJobData, StepResult>> {
+export function createProcessors(sql: Sql, config: Config, metrics?: Metrics): Record<QueueName, Processor<OutboxJobData, StepResult>> {
   const gateway = createSimulatedGateway(sql, {
     latencyMs: config.GATEWAY_LATENCY_MS,
     failureRate: config.GATEWAY_FAILURE_RATE,
@@ -25,19 +26,29 @@ export function createProcessors(sql: Sql, config: Config): Record<QueueName, Pr
   });
   return {
     payments: createPaymentProcessor(sql, gateway),
-    deliveries: createDeliveryProcessor(sql, { latencyMs: config.DELIVERY_LATENCY_MS, failureRate: config.DELIVERY_FAILURE_RATE }),
+    deliveries: createDeliveryProcessor(sql, {
+      latencyMs: config.DELIVERY_LATENCY_MS,
+      failureRate: config.DELIVERY_FAILURE_RATE,
+      onDelivered: (createdAt) => metrics?.orderToDelivered.observe((Date.now() - createdAt.getTime()) / 1000),
+    }),
     invoices: createInvoiceProcessor(sql),
   };
 }
 
 // `onEventCommitted` wakes the relay after a step committed its next event, as the API does.
-export function createWorkers(sql: Sql, config: Config, log: Logger, onEventCommitted: () => void): Workers {
-  const processors = createProcessors(sql, config);
+export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Metrics, onEventCommitted: () => void): Workers {
+  const processors = createProcessors(sql, config, metrics);
   const workers = config.WORKER_QUEUES.map((queue) => {
     const process: Processor<OutboxJobData, StepResult> = async (job) => {
-      const result = await processors[queue](job);
-      if (result.outcome === 'done') onEventCommitted();
-      return result;
+      const stopTimer = metrics.jobDuration.startTimer({ queue });
+      try {
+        const result = await processors[queue](job);
+        metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
+        if (result.outcome === 'done') onEventCommitted();
+        return result;
+      } finally {
+        stopTimer();
+      }
     };
     const worker = new Worker<OutboxJobData, StepResult>(queue, process, {
       connection: workerRedisOptions(config.REDIS_URL),
@@ -53,6 +64,7 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, onEventComm
     worker.on('failed', (job: Job<OutboxJobData> | undefined, err: Error) => {
       const attempts = job?.opts.attempts ?? 1;
       const final = !job || job.attemptsMade >= attempts || err.name === 'UnrecoverableError';
+      (final ? metrics.jobsFailed : metrics.jobsRetried).inc({ queue });
       log.warn(
         { queue, job_id: job?.id, order_id: job?.data?.aggregateId, attempt: job?.attemptsMade, attempts, err: err.message },
         final ? 'job failed for good; retry it from the dashboard at /admin/queues' : 'job failed; will retry with backoff',

@@ -36,6 +36,7 @@ export async function createTestContext(overrides: Record<string, string> = {}):
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: `{test-${id}}`,
     PORT: '0',
+    METRICS_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
