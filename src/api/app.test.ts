@@ -2,7 +2,7 @@
 // in-memory order store (storage is covered by the integration tests in test/).
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.ts';
-import type { OrderDetails, OrderRow } from '../db/orders.ts';
+import type { OrderDetails, OrderRow, PlacedOrder } from '../db/orders.ts';
 import { createApiApp, MAX_BODY_BYTES } from './app.ts';
 import type { OrderStore } from './order-store.ts';
 import { totalCents } from './order-store.ts';
@@ -16,7 +16,7 @@ function memoryStore() {
   const store: OrderStore = {
     async place(input, _headers, keyed) {
       const now = new Date();
-      const row: OrderRow = { id: crypto.randomUUID(), ...input, total_cents: totalCents(input), status: 'pending_payment', created_at: now, updated_at: now };
+      const row: PlacedOrder = { id: crypto.randomUUID(), event_id: crypto.randomUUID(), ...input, total_cents: totalCents(input), status: 'pending_payment', created_at: now, updated_at: now };
       placed.push(row);
       if (keyed) Object.assign(keys.get(keyed.key)!, keyed.respond(row));
       return row;

@@ -11,6 +11,7 @@ import { timeout } from 'hono/timeout';
 import type { Logger } from 'pino';
 import { isConnectionError } from '../db/client.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { inSpan } from '../tracing.ts';
 import type { OrderStore } from './order-store.ts';
 import { fieldErrors, problem } from './problem.ts';
 import { registerHealthRoutes, type HealthChecks } from './routes/health.ts';
@@ -49,6 +50,8 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
     });
     app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   }
+  // A server span per request, child of the caller's traceparent (real only with an OpenTelemetry SDK).
+  app.use('*', (c, next) => inSpan(`${c.req.method} ${routePath(c, -1)}`, 'server', { traceparent: c.req.header('traceparent') }, next));
   app.use('*', secureHeaders());
   // CORS stays off unless origins are configured.
   if (corsOrigins.length > 0) app.use('*', cors({ origin: corsOrigins, allowHeaders: ['content-type', 'idempotency-key', 'traceparent'] }));
@@ -81,7 +84,7 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
   );
 
   registerHealthRoutes(app, health);
-  registerOrderRoutes(app, store);
+  registerOrderRoutes(app, store, log);
   mountAdmin?.(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'basicAuth', { type: 'http', scheme: 'basic' });

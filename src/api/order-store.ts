@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Sql } from '../db/client.ts';
 import { completeIdempotencyKey } from '../db/idempotency.ts';
-import { findOrderDetails, insertOrderWithEvent, listOrders, type OrderDetails, type OrderPageQuery, type OrderRow } from '../db/orders.ts';
+import { findOrderDetails, insertOrderWithEvent, listOrders, type OrderDetails, type OrderPageQuery, type OrderRow, type PlacedOrder } from '../db/orders.ts';
 import type { EventHeaders } from '../events/routing.ts';
 import { createIdempotencyKeys, type KeyClaim } from './idempotency.ts';
 import type { CreateOrderInput } from './schemas.ts';
@@ -15,7 +15,7 @@ export interface KeyedResponse {
 }
 
 export interface OrderStore {
-  place(input: CreateOrderInput, headers: EventHeaders, keyed?: KeyedResponse): Promise<OrderRow>;
+  place(input: CreateOrderInput, headers: EventHeaders, keyed?: KeyedResponse): Promise<PlacedOrder>;
   claimKey(key: string, requestHash: string): Promise<KeyClaim>;
   releaseKey(key: string): Promise<void>;
   find(id: string): Promise<OrderDetails | undefined>;
@@ -26,7 +26,7 @@ export function totalCents(input: CreateOrderInput): number {
   return input.items.reduce((sum, item) => sum + item.quantity * item.unit_price_cents, 0);
 }
 
-function insertOrder(db: Db, input: CreateOrderInput, headers: EventHeaders): Promise<OrderRow> {
+function insertOrder(db: Db, input: CreateOrderInput, headers: EventHeaders): Promise<PlacedOrder> {
   const orderId = randomUUID();
   const total = totalCents(input);
   return insertOrderWithEvent(

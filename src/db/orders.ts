@@ -44,9 +44,11 @@ export interface NewEvent {
   headers: Record<string, string>;
 }
 
+export type PlacedOrder = OrderRow & { event_id: string };
+
 // Writes the order and its order.created outbox row in one statement: one round trip, one transaction.
-export async function insertOrderWithEvent(db: Db, order: NewOrder, event: NewEvent): Promise<OrderRow> {
-  const [row] = await db<OrderRow[]>`
+export async function insertOrderWithEvent(db: Db, order: NewOrder, event: NewEvent): Promise<PlacedOrder> {
+  const [row] = await db<PlacedOrder[]>`
     WITH inserted AS (
       INSERT INTO orders (id, customer_name, address, items, total_cents)
       VALUES (${order.id}, ${order.customer_name}, ${order.address}, ${db.json(order.items as never)}, ${order.total_cents})
@@ -55,8 +57,9 @@ export async function insertOrderWithEvent(db: Db, order: NewOrder, event: NewEv
       INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
       SELECT ${event.id}, 'order', inserted.id, ${event.event_type}, ${db.json(event.payload as never)}, ${db.json(event.headers)}
       FROM inserted
+      RETURNING id AS event_id
     )
-    SELECT * FROM inserted`;
+    SELECT inserted.*, event.event_id FROM inserted, event`;
   if (!row) throw new Error('order insert returned no row');
   return row;
 }

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { OutboxRow } from '../db/outbox.ts';
 import type { BatchOutcome } from './publish.ts';
+import { traceIdOf } from '../tracing.ts';
 import { WakeSignal } from './wake-signal.ts';
 
 export interface RelayDeps {
@@ -35,6 +36,14 @@ export function createRelay(deps: RelayDeps): Relay {
     const started = performance.now();
     const outcome = await deps.publish(rows);
     for (const f of outcome.failed) deps.log.warn({ outbox_id: f.id, error: f.error }, 'outbox row could not be published');
+    if (deps.log.isLevelEnabled('debug')) {
+      const published = new Set(outcome.published);
+      for (const row of rows) {
+        if (published.has(row.id)) {
+          deps.log.debug({ outbox_id: row.id, order_id: row.aggregate_id, event_type: row.event_type, trace_id: traceIdOf(row.headers?.traceparent) }, 'event published');
+        }
+      }
+    }
     deps.onBatch?.(outcome, performance.now() - started);
     return outcome;
   };

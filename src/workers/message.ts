@@ -6,6 +6,7 @@ import type { Db, Sql } from '../db/client.ts';
 import { transitionOrder, type OrderStatus } from '../db/orders.ts';
 import { findEvent, insertEvent } from '../db/outbox.ts';
 import type { EventType, OutboxJobData } from '../events/routing.ts';
+import { currentTraceparent, newTraceparent } from '../tracing.ts';
 
 export interface Message {
   id: string;
@@ -60,7 +61,7 @@ export function emitOrderEvent(db: Db, message: Message, eventType: EventType, p
     aggregateId: message.orderId,
     eventType,
     payload: { order_id: message.orderId, ...payload },
-    headers: message.headers,
+    headers: { ...message.headers, traceparent: currentTraceparent(message.headers.traceparent ?? newTraceparent()) },
   });
 }
 

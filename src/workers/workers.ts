@@ -3,9 +3,10 @@ import { Worker, type Job, type Processor } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Sql } from '../db/client.ts';
-import type { OutboxJobData, QueueName } from '../events/routing.ts';
+import { CONSUMER_OF_QUEUE, type OutboxJobData, type QueueName } from '../events/routing.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { workerRedisOptions } from '../redis/connection.ts';
+import { inSpan, traceIdOf } from '../tracing.ts';
 import { createDeliveryProcessor } from './delivery.ts';
 import { createSimulatedGateway } from './gateway.ts';
 import { createInvoiceProcessor } from './invoice.ts';
@@ -39,17 +40,21 @@ export function createProcessors(sql: Sql, config: Config, metrics?: Metrics): R
 export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Metrics, onEventCommitted: () => void): Workers {
   const processors = createProcessors(sql, config, metrics);
   const workers = config.WORKER_QUEUES.map((queue) => {
-    const process: Processor<OutboxJobData, StepResult> = async (job) => {
-      const stopTimer = metrics.jobDuration.startTimer({ queue });
-      try {
-        const result = await processors[queue](job);
-        metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
-        if (result.outcome === 'done') onEventCommitted();
-        return result;
-      } finally {
-        stopTimer();
-      }
-    };
+    const process: Processor<OutboxJobData, StepResult> = (job) =>
+      inSpan(`${queue} process`, 'consumer', job.data?.headers ?? {}, async () => {
+        const stopTimer = metrics.jobDuration.startTimer({ queue });
+        try {
+          const result = await processors[queue](job);
+          metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
+          if (result.outcome === 'done') onEventCommitted();
+          const fields = { queue, job_id: job.id, outbox_id: job.data?.outboxId, order_id: job.data?.aggregateId, trace_id: traceIdOf(job.data?.headers?.traceparent), detail: result.detail };
+          if (result.outcome === 'duplicate') log.info(fields, 'duplicate message absorbed by the inbox');
+          else log.info(fields, `${CONSUMER_OF_QUEUE[queue]} ${result.outcome}`);
+          return result;
+        } finally {
+          stopTimer();
+        }
+      });
     const worker = new Worker<OutboxJobData, StepResult>(queue, process, {
       connection: workerRedisOptions(config.REDIS_URL),
       prefix: config.QUEUE_PREFIX,
@@ -57,16 +62,12 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Me
       lockDuration: config.WORKER_LOCK_DURATION_MS,
       autorun: false,
     });
-    worker.on('completed', (job: Job<OutboxJobData>, result: StepResult) => {
-      if (result?.outcome === 'duplicate') log.info({ queue, job_id: job.id, order_id: job.data.aggregateId }, 'duplicate message absorbed by the inbox');
-      else log.debug({ queue, job_id: job.id, order_id: job.data.aggregateId, result }, 'job completed');
-    });
     worker.on('failed', (job: Job<OutboxJobData> | undefined, err: Error) => {
       const attempts = job?.opts.attempts ?? 1;
       const final = !job || job.attemptsMade >= attempts || err.name === 'UnrecoverableError';
       (final ? metrics.jobsFailed : metrics.jobsRetried).inc({ queue });
       log.warn(
-        { queue, job_id: job?.id, order_id: job?.data?.aggregateId, attempt: job?.attemptsMade, attempts, err: err.message },
+        { queue, job_id: job?.id, order_id: job?.data?.aggregateId, trace_id: traceIdOf(job?.data?.headers?.traceparent), attempt: job?.attemptsMade, attempts, err: err.message },
         final ? 'job failed for good; retry it from the dashboard at /admin/queues' : 'job failed; will retry with backoff',
       );
     });

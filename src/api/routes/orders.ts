@@ -1,6 +1,9 @@
 // POST /orders, POST /pizza, GET /orders/:id, GET /orders.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import type { OrderDetails, OrderRow } from '../../db/orders.ts';
+import type { Logger } from 'pino';
+import type { OrderDetails, OrderRow, PlacedOrder } from '../../db/orders.ts';
+import type { EventHeaders } from '../../events/routing.ts';
+import { traceIdOf } from '../../tracing.ts';
 import type { OrderStore } from '../order-store.ts';
 import {
   CreateOrderSchema, IdempotencyHeadersSchema, ListOrdersQuerySchema, OrderIdParamSchema, OrderPageSchema, OrderSchema, PizzaSchema, ProblemSchema, pizzaToOrder,
@@ -78,12 +81,16 @@ function orderDetailsJson(row: OrderDetails) {
   return { ...orderJson(row), payment: row.payment, delivery: row.delivery, invoice: row.invoice };
 }
 
-export function registerOrderRoutes(app: OpenAPIHono, store: OrderStore): void {
+export function registerOrderRoutes(app: OpenAPIHono, store: OrderStore, log: Logger): void {
+  const placed = (order: PlacedOrder, headers: EventHeaders, replayed = false) =>
+    log.info({ order_id: order.id, outbox_id: order.event_id, trace_id: traceIdOf(headers.traceparent), total_cents: order.total_cents, replayed }, 'order placed');
+
   const place = async (c: Context, input: CreateOrderInput, key: string | undefined) => {
     const headers = eventHeadersFor(c.req.header('traceparent'), c.req.header('x-request-id'));
     const created = (order: OrderRow) => ({ status: 201, body: orderDetailsJson({ ...order, payment: null, delivery: null, invoice: null }) });
     if (key === undefined) {
       const order = await store.place(input, headers);
+      placed(order, headers);
       c.header('location', `/orders/${order.id}`);
       return c.json(created(order).body, 201);
     }
@@ -106,6 +113,7 @@ export function registerOrderRoutes(app: OpenAPIHono, store: OrderStore): void {
     }
     try {
       const order = await store.place(input, headers, { key, respond: created });
+      placed(order, headers);
       c.header('location', `/orders/${order.id}`);
       return c.json(created(order).body, 201);
     } catch (err) {
