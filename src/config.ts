@@ -74,6 +74,10 @@ export const configSchema = z.object({
   // longer has, is published again (Redis lost it). Checked every RECONCILE_INTERVAL_MS.
   RECONCILE_AFTER_MS: int(100, 7 * 86_400_000).prefault('180000'),
   RECONCILE_INTERVAL_MS: int(50, 3_600_000).prefault('30000'),
+  // Retention, pruned by the relay in small batches every RETENTION_INTERVAL_MS.
+  OUTBOX_RETENTION_S: int(60, 365 * 86400).prefault(String(7 * 86400)),
+  INBOX_RETENTION_S: int(60, 365 * 86400).prefault(String(30 * 86400)),
+  RETENTION_INTERVAL_MS: int(100, 86_400_000).prefault('60000'),
   RELAY_MAX_PAYLOAD_BYTES: int(1024, 100 * 1024 * 1024).prefault('524288'),
   WORKER_QUEUES: queueList.prefault(QUEUE_NAMES.join(',')),
   WORKER_CONCURRENCY: int(1, 1000).prefault('16'),

@@ -11,6 +11,7 @@ import { createBatchProcessor, createReconcilePage } from './outbox-store.ts';
 import { publishRows } from './publish.ts';
 import { createReconciler } from './reconciler.ts';
 import { createRelay, type Relay } from './relay.ts';
+import { createRetention } from './retention.ts';
 
 export interface RelayRole {
   start(): Promise<void>;
@@ -18,6 +19,7 @@ export interface RelayRole {
   wake(): void;
   relay: Relay;
   reconciler: ReturnType<typeof createReconciler>;
+  retention: ReturnType<typeof createRetention>;
 }
 
 export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; redis: Redis; queues: Queues; metrics: Metrics }): RelayRole {
@@ -55,6 +57,12 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
     pageSize: reconcilePageSize,
   });
 
+  const retention = createRetention(
+    sql,
+    { outboxS: config.OUTBOX_RETENTION_S, inboxS: config.INBOX_RETENTION_S, idempotencyKeyS: config.IDEMPOTENCY_KEY_TTL_S, intervalMs: config.RETENTION_INTERVAL_MS },
+    log,
+  );
+
   let listener: { unlisten(): Promise<void> } | undefined;
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -74,11 +82,13 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
   return {
     relay,
     reconciler,
+    retention,
     wake: () => relay.wake(),
     async start() {
       stopped = false;
       relay.start();
       reconciler.start();
+      retention.start();
       await listen();
     },
     async stop() {
@@ -86,6 +96,7 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
       clearTimeout(retryTimer);
       await listener?.unlisten().catch(() => {});
       listener = undefined;
+      await retention.stop();
       await reconciler.stop();
       await relay.stop();
     },

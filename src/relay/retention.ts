@@ -1,0 +1,68 @@
+// Deletes what is past its retention, in small batches, so the tables and their indexes stay
+// bounded under a sustained load. Runs beside the relay; several relays may prune at once.
+import type { Logger } from 'pino';
+import type { Sql } from '../db/client.ts';
+import { deleteExpiredIdempotencyKeys, deleteOldInboxRows, deleteOldOutboxRows } from '../db/retention.ts';
+
+export interface RetentionSettings {
+  outboxS: number;
+  inboxS: number;
+  idempotencyKeyS: number;
+  intervalMs: number;
+  batchSize?: number;
+  maxBatchesPerPass?: number;
+}
+
+export function createRetention(sql: Sql, settings: RetentionSettings, log: Logger) {
+  const batchSize = settings.batchSize ?? 1000;
+  const maxBatches = settings.maxBatchesPerPass ?? 100;
+  const tasks = [
+    { table: 'outbox', prune: () => deleteOldOutboxRows(sql, settings.outboxS, batchSize) },
+    { table: 'processed_messages', prune: () => deleteOldInboxRows(sql, settings.inboxS, batchSize) },
+    { table: 'idempotency_keys', prune: () => deleteExpiredIdempotencyKeys(sql, settings.idempotencyKeyS, batchSize) },
+  ];
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let scheduled = false;
+  let cancelled = false; // set by stop(): a pass in progress ends after its current batch
+
+  // One pass: each table in batches until nothing old is left or the pass has done its share.
+  async function pass(): Promise<Record<string, number>> {
+    const deleted: Record<string, number> = {};
+    for (const task of tasks) {
+      deleted[task.table] = 0;
+      for (let i = 0; i < maxBatches && !cancelled; i++) {
+        const n = await task.prune();
+        deleted[task.table]! += n;
+        if (n < batchSize) break;
+      }
+    }
+    if (Object.values(deleted).some((n) => n > 0)) log.info({ deleted }, 'retention removed old rows');
+    return deleted;
+  }
+
+  const schedule = () => {
+    if (!scheduled) return;
+    timer = setTimeout(() => {
+      running = pass()
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention pass failed; will try again'))
+        .finally(schedule);
+    }, settings.intervalMs);
+  };
+
+  return {
+    pass,
+    start() {
+      if (scheduled) return;
+      scheduled = true;
+      cancelled = false;
+      schedule();
+    },
+    async stop() {
+      scheduled = false;
+      cancelled = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
