@@ -41,6 +41,18 @@ const queueList = z
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).prefault('postgres://postgres:postgres@localhost:5432/outbox'),
   REDIS_URL: url(['redis:', 'rediss:']).prefault('redis://localhost:6379'),
+  // host:port,host:port,… seed nodes of a Redis Cluster; when set it wins over REDIS_URL (whose
+  // user and password still apply).
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(
+      z
+        .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'each node must be host:port'))
+        .min(1, 'expected host:port,host:port,…')
+        .transform((nodes) => nodes.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) }))),
+    )
+    .optional(),
   PORT: int(0, 65535).prefault('8080'),
   HOST: z.string().trim().min(1).prefault('0.0.0.0'),
   // /metrics for a relay or worker process running without the API (the API serves it on PORT).

@@ -17,7 +17,7 @@ import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { startMetricsServer } from './metrics/server.ts';
 import { createCoalescedNotifier, WAKE_CHANNEL } from './relay/notifier.ts';
 import { createRelayRole, type RelayRole } from './relay/relay-role.ts';
-import { checkEvictionPolicy, createFailFastRedis, waitUntilReady } from './redis/connection.ts';
+import { checkEvictionPolicy, createCommandConnection, waitUntilReady } from './redis/connection.ts';
 import { closeQueues, createQueues, type Queues } from './redis/queues.ts';
 import { createWorkers, type Workers } from './workers/workers.ts';
 
@@ -43,7 +43,7 @@ const NOTIFY_MIN_GAP_MS = 5;
 export function createSystem(config: Config, log: Logger, roles: readonly Role[]): System {
   const has = (r: Role) => roles.includes(r);
   const sql = createSql({ url: config.DATABASE_URL, max: config.PG_POOL_MAX, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
-  const redis = createFailFastRedis(config.REDIS_URL, log, 'outbox-commands');
+  const redis = createCommandConnection(config, log, 'outbox-commands');
   const queues = createQueues(redis, config, (err) => log.debug({ err: err.message }, 'queue connection error'));
   const metrics = createMetrics();
   const relay = has('relay') ? createRelayRole({ config, log, sql, redis, queues, metrics }) : undefined;
@@ -66,7 +66,8 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
       store: createOrderStore(sql, onEventCommitted, config.IDEMPOTENCY_KEY_TTL_S),
       health: {
         postgres: async () => void (await sql`SELECT 1`),
-        redis: async () => void (await redis.ping()),
+        // A key command, not PING: on a cluster it must reach the master holding our queues' slot.
+        redis: async () => void (await redis.exists(`${config.QUEUE_PREFIX}:ready-probe`)),
       },
       log,
       metrics,

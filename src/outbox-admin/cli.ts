@@ -5,7 +5,7 @@
 import { ConfigError, loadConfig } from '../config.ts';
 import { createSql } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
-import { createFailFastRedis, waitUntilReady } from '../redis/connection.ts';
+import { createCommandConnection, waitUntilReady } from '../redis/connection.ts';
 import { closeQueues, createQueues } from '../redis/queues.ts';
 import { WAKE_CHANNEL } from '../relay/notifier.ts';
 import { createOutboxOperations } from './operations.ts';
@@ -34,7 +34,7 @@ try {
 }
 const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'outbox-cli');
 const sql = createSql({ url: config.DATABASE_URL, max: 2, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
-const redis = createFailFastRedis(config.REDIS_URL, log, 'outbox-cli');
+const redis = createCommandConnection(config, log, 'outbox-cli');
 const queues = createQueues(redis, config);
 const ops = createOutboxOperations(sql, queues, () => void sql.notify(WAKE_CHANNEL, '').catch(() => {}));
 

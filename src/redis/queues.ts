@@ -1,8 +1,8 @@
 // The BullMQ queues, one per consumer, with the job options every job gets.
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { QUEUE_NAMES, type OutboxJobData, type QueueName } from '../events/routing.ts';
+import type { RedisConnection } from './connection.ts';
 
 export type Queues = Record<QueueName, Queue<OutboxJobData>>;
 
@@ -19,7 +19,7 @@ export function defaultJobOptions(config: Config): JobsOptions {
 
 // `onError` receives connection errors the queues re-emit (an 'error' event without a listener
 // would crash the process while Redis is away).
-export function createQueues(connection: Redis, config: Config, onError: (err: Error) => void = () => {}): Queues {
+export function createQueues(connection: RedisConnection, config: Config, onError: (err: Error) => void = () => {}): Queues {
   const make = (name: QueueName) => {
     const queue = new Queue<OutboxJobData>(name, {
       connection,

@@ -1,8 +1,8 @@
 // The relay as a running component: the publish loop, its LISTEN wake-up and the fallback poll.
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Sql } from '../db/client.ts';
+import type { RedisConnection } from '../redis/connection.ts';
 import type { Queues } from '../redis/queues.ts';
 import { outboxStats } from '../db/outbox.ts';
 import { registerOutboxGauges, type Metrics } from '../metrics/metrics.ts';
@@ -22,7 +22,7 @@ export interface RelayRole {
   retention: ReturnType<typeof createRetention>;
 }
 
-export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; redis: Redis; queues: Queues; metrics: Metrics }): RelayRole {
+export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; redis: RedisConnection; queues: Queues; metrics: Metrics }): RelayRole {
   const { config, log, sql, redis, queues, metrics } = deps;
   registerOutboxGauges(metrics, () => outboxStats(sql));
   const relay = createRelay({

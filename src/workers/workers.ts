@@ -1,11 +1,12 @@
 // One BullMQ Worker per chosen queue, each with its processor.
 import { Worker, type Job, type Processor } from 'bullmq';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Sql } from '../db/client.ts';
 import { CONSUMER_OF_QUEUE, type OutboxJobData, type QueueName } from '../events/routing.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { workerRedisOptions } from '../redis/connection.ts';
+import { createWorkerConnection } from '../redis/connection.ts';
 import { inSpan, traceIdOf } from '../tracing.ts';
 import { createDeliveryProcessor } from './delivery.ts';
 import { createSimulatedGateway } from './gateway.ts';
@@ -39,7 +40,11 @@ export function createProcessors(sql: Sql, config: Config, metrics?: Metrics): R
 // `onEventCommitted` wakes the relay after a step committed its next event, as the API does.
 export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Metrics, onEventCommitted: () => void): Workers {
   const processors = createProcessors(sql, config, metrics);
+  // A Cluster handed to a Worker is shared, not owned: BullMQ does not close it, so we do.
+  const clusters: Cluster[] = [];
   const workers = config.WORKER_QUEUES.map((queue) => {
+    const connection = createWorkerConnection(config);
+    if (connection instanceof Cluster) clusters.push(connection);
     const process: Processor<OutboxJobData, StepResult> = (job) =>
       inSpan(`${queue} process`, 'consumer', job.data?.headers ?? {}, async () => {
         const stopTimer = metrics.jobDuration.startTimer({ queue });
@@ -56,7 +61,7 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Me
         }
       });
     const worker = new Worker<OutboxJobData, StepResult>(queue, process, {
-      connection: workerRedisOptions(config.REDIS_URL),
+      connection,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.WORKER_LOCK_DURATION_MS,
@@ -98,6 +103,7 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Me
       started = false;
       // close() stops taking jobs and waits for the active ones to finish.
       await Promise.all(workers.map((w) => w.close()));
+      for (const cluster of clusters) cluster.disconnect();
     },
   };
 }
