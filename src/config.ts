@@ -2,6 +2,7 @@
 // one line naming the variable. Tests pass their own `env` object instead of process.env.
 import { z } from 'zod';
 import { QUEUE_NAMES, type QueueName } from './events/routing.ts';
+import { FAULT_POINTS, type FaultPlan } from './fault-points.ts';
 
 const int = (min: number, max: number) =>
   z
@@ -94,6 +95,10 @@ export const configSchema = z.object({
   WORKER_QUEUES: queueList.prefault(QUEUE_NAMES.join(',')),
   WORKER_CONCURRENCY: int(1, 1000).prefault('16'),
   WORKER_LOCK_DURATION_MS: int(1000, 3_600_000).prefault('30000'),
+  // How often workers look for jobs whose worker died (their lock expired), and how many times a job
+  // may be found so before it fails.
+  WORKER_STALLED_INTERVAL_MS: int(500, 3_600_000).prefault('30000'),
+  WORKER_MAX_STALLED_COUNT: int(0, 1000).prefault('3'),
   JOB_ATTEMPTS: int(1, 100).prefault('5'),
   JOB_BACKOFF_MS: int(1, 3_600_000).prefault('1000'),
   JOB_KEEP_COMPLETED_S: int(60, 365 * 86400).prefault(String(7 * 86400)),
@@ -106,6 +111,20 @@ export const configSchema = z.object({
   DELIVERY_FAILURE_RATE: rate.prefault('0'),
   SHUTDOWN_GRACE_MS: int(0, 600_000).prefault('10000'),
   REDIS_REQUIRE_NOEVICTION: bool.prefault('true'),
+  // Test-only crash points (see src/fault-points.ts): point:probability,… Empty in production.
+  FAULT_INJECTION: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(new RegExp(`^(${FAULT_POINTS.join('|')}):(0(\\.\\d+)?|1(\\.0+)?)$`), `each entry must be point:probability with point one of ${FAULT_POINTS.join(', ')}`)
+          .transform((e) => [e.slice(0, e.indexOf(':')), Number(e.slice(e.indexOf(':') + 1))] as const),
+      ),
+    )
+    .transform((entries): FaultPlan => Object.fromEntries(entries))
+    .prefault(''),
 });
 
 export type Config = z.output<typeof configSchema> & { WORKER_QUEUES: QueueName[] };

@@ -13,6 +13,7 @@ import { mountAdmin, BOARD_PATH } from './api/admin.ts';
 import { createApiApp } from './api/app.ts';
 import { createOrderStore } from './api/order-store.ts';
 import { createOutboxOperations } from './outbox-admin/operations.ts';
+import { setFaultPlan } from './fault-points.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { startMetricsServer } from './metrics/server.ts';
 import { createCoalescedNotifier, WAKE_CHANNEL } from './relay/notifier.ts';
@@ -41,6 +42,7 @@ export interface System {
 const NOTIFY_MIN_GAP_MS = 5;
 
 export function createSystem(config: Config, log: Logger, roles: readonly Role[]): System {
+  setFaultPlan(config.FAULT_INJECTION);
   const has = (r: Role) => roles.includes(r);
   const sql = createSql({ url: config.DATABASE_URL, max: config.PG_POOL_MAX, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
   const redis = createCommandConnection(config, log, 'outbox-commands');

@@ -2,6 +2,7 @@
 import type { Sql } from '../db/client.ts';
 import { claimUnpublished, markPublished, recordPublishFailure, type OutboxRow } from '../db/outbox.ts';
 import { claimUnconfirmed, markConfirmed, markForRepublish, type UnconfirmedRow } from '../db/reconcile.ts';
+import { crashPoint } from '../fault-points.ts';
 import type { BatchOutcome } from './publish.ts';
 import type { Verdict } from './reconciler.ts';
 
@@ -13,6 +14,7 @@ export function createBatchProcessor(sql: Sql, retry: { maxAttempts: number; bas
       // If publishing throws (Redis away), the transaction rolls back: rows stay unpublished and
       // unlocked, and any job that did reach Redis is deduplicated by its jobId on the next try.
       const outcome = await publish(rows);
+      crashPoint('relay-after-add');
       await markPublished(tx, outcome.published);
       for (const f of outcome.failed) await recordPublishFailure(tx, f.id, f.error, retry);
       return rows.length;

@@ -7,6 +7,7 @@ import { insertPayment, isMessageProcessed } from '../db/effects.ts';
 import { findOrderDetails, transitionOrder, type OrderStatus } from '../db/orders.ts';
 import { CONSUMER_OF_QUEUE, type OutboxJobData } from '../events/routing.ts';
 import { PaymentDeclinedError, type PaymentGateway } from './gateway.ts';
+import { crashPoint } from '../fault-points.ts';
 import { runOnce } from './inbox.ts';
 import { emitOrderEvent, loadMessage, recordOrderFailure, runStep, type StepResult } from './message.ts';
 
@@ -35,6 +36,7 @@ export function createPaymentProcessor(sql: Sql, gateway: PaymentGateway) {
           throw err;
         }
 
+        crashPoint('after-charge');
         const result = await runOnce(sql, PAYMENT_CONSUMER, message.id, async (tx) => {
           if (!(await transitionOrder(tx, order.id, PAYABLE, 'paid'))) return false;
           await insertPayment(tx, { id: randomUUID(), orderId: order.id, chargeId: charge.chargeId, amountCents: charge.amountCents });

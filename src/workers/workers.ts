@@ -65,6 +65,8 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Me
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.WORKER_LOCK_DURATION_MS,
+      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
       autorun: false,
     });
     worker.on('failed', (job: Job<OutboxJobData> | undefined, err: Error) => {
