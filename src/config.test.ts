@@ -45,6 +45,11 @@ describe('loadConfig', () => {
     expect(message).not.toContain('\n');
   });
 
+  it('refuses retention shorter than the jobs it must outlive', () => {
+    expect(() => loadConfig({ OUTBOX_RETENTION_S: '3600', JOB_KEEP_FAILED_S: '7200' })).toThrow(/OUTBOX_RETENTION_S: must be at least JOB_KEEP_FAILED_S/);
+    expect(() => loadConfig({ INBOX_RETENTION_S: '3600', JOB_KEEP_COMPLETED_S: '7200' })).toThrow(/INBOX_RETENTION_S/);
+  });
+
   it('never echoes a URL or password back', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://user:hunter2@localhost/x' })).toThrow(/^(?!.*hunter2)/);
   });

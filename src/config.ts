@@ -88,7 +88,7 @@ export const configSchema = z.object({
   RECONCILE_AFTER_MS: int(100, 7 * 86_400_000).prefault('180000'),
   RECONCILE_INTERVAL_MS: int(50, 3_600_000).prefault('30000'),
   // Retention, pruned by the relay in small batches every RETENTION_INTERVAL_MS.
-  OUTBOX_RETENTION_S: int(60, 365 * 86400).prefault(String(7 * 86400)),
+  OUTBOX_RETENTION_S: int(60, 365 * 86400).prefault(String(8 * 86400)),
   INBOX_RETENTION_S: int(60, 365 * 86400).prefault(String(30 * 86400)),
   RETENTION_INTERVAL_MS: int(100, 86_400_000).prefault('60000'),
   RELAY_MAX_PAYLOAD_BYTES: int(1024, 100 * 1024 * 1024).prefault('524288'),
@@ -101,8 +101,8 @@ export const configSchema = z.object({
   WORKER_MAX_STALLED_COUNT: int(0, 1000).prefault('3'),
   JOB_ATTEMPTS: int(1, 100).prefault('5'),
   JOB_BACKOFF_MS: int(1, 3_600_000).prefault('1000'),
-  JOB_KEEP_COMPLETED_S: int(60, 365 * 86400).prefault(String(7 * 86400)),
-  JOB_KEEP_FAILED_S: int(60, 365 * 86400).prefault(String(30 * 86400)),
+  JOB_KEEP_COMPLETED_S: int(60, 365 * 86400).prefault(String(86400)),
+  JOB_KEEP_FAILED_S: int(60, 365 * 86400).prefault(String(7 * 86400)),
   GATEWAY_LATENCY_MS: int(0, 60_000).prefault('0'),
   GATEWAY_FAILURE_RATE: rate.prefault('0'),
   // Orders whose total is above this many cents are declined; unset means nothing is declined.
@@ -143,5 +143,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const shown = name in present && !/PASSWORD|URL/.test(name) ? ` (got "${present[name]}")` : '';
     throw new ConfigError(`Invalid configuration: ${name}${shown}: ${issue?.message ?? 'invalid'}. Fix it in the environment or .env and start again.`);
   }
+  for (const [name, problem] of crossFieldProblems(parsed.data)) {
+    throw new ConfigError(`Invalid configuration: ${name}: ${problem}. Fix it in the environment or .env and start again.`);
+  }
   return parsed.data;
+}
+
+// Settings that are only wrong together.
+function crossFieldProblems(c: Config): Array<[string, string]> {
+  const problems: Array<[string, string]> = [];
+  if (c.OUTBOX_RETENTION_S < c.JOB_KEEP_FAILED_S) {
+    problems.push(['OUTBOX_RETENTION_S', `must be at least JOB_KEEP_FAILED_S (${c.JOB_KEEP_FAILED_S}): a failed job retried from the dashboard needs its outbox row`]);
+  }
+  if (c.INBOX_RETENTION_S < c.JOB_KEEP_COMPLETED_S) {
+    problems.push(['INBOX_RETENTION_S', `must be at least JOB_KEEP_COMPLETED_S (${c.JOB_KEEP_COMPLETED_S}): past the jobId dedupe window only the inbox stops a duplicate`]);
+  }
+  return problems;
 }
