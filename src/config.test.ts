@@ -69,3 +69,14 @@ describe('.env.example', () => {
     expect(loadConfig(Object.fromEntries(entries))).toEqual(loadConfig({}));
   });
 });
+
+describe('README.md', () => {
+  it('documents every variable of the schema in its configuration table', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { configSchema } = await import('./config.ts');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Guarantees'));
+    const missing = Object.keys(configSchema.shape).filter((key) => !table.includes(`\`${key}\``));
+    expect(missing).toEqual([]);
+  });
+});

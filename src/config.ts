@@ -75,6 +75,10 @@ export const configSchema = z.object({
     .prefault('{outbox}'),
   // How long a replayable response is kept for an Idempotency-Key.
   IDEMPOTENCY_KEY_TTL_S: int(60, 30 * 86400).prefault('86400'),
+  // LISTEN needs a session: behind PgBouncer in transaction mode, point this at Postgres directly.
+  DATABASE_LISTEN_URL: url(['postgres:', 'postgresql:']).optional(),
+  // Prepared statements; set false behind PgBouncer in transaction mode.
+  PG_PREPARE: bool.prefault('true'),
   PG_POOL_MAX: int(1, 500).prefault('10'),
   PG_CONNECT_TIMEOUT_S: int(1, 120).prefault('5'),
   RELAY_BATCH_SIZE: int(1, 5000).prefault('200'),

@@ -44,7 +44,7 @@ const NOTIFY_MIN_GAP_MS = 5;
 export function createSystem(config: Config, log: Logger, roles: readonly Role[]): System {
   setFaultPlan(config.FAULT_INJECTION);
   const has = (r: Role) => roles.includes(r);
-  const sql = createSql({ url: config.DATABASE_URL, max: config.PG_POOL_MAX, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
+  const sql = createSql({ url: config.DATABASE_URL, max: config.PG_POOL_MAX, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, prepare: config.PG_PREPARE, log });
   const redis = createCommandConnection(config, log, 'outbox-commands');
   const queues = createQueues(redis, config, (err) => log.debug({ err: err.message }, 'queue connection error'));
   const metrics = createMetrics();

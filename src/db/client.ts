@@ -11,12 +11,14 @@ export interface DbOptions {
   url: string;
   max: number;
   connectTimeoutS: number;
+  prepare?: boolean;
   log?: Logger;
 }
 
-export function createSql({ url, max, connectTimeoutS, log }: DbOptions): Sql {
+export function createSql({ url, max, connectTimeoutS, prepare = true, log }: DbOptions): Sql {
   return postgres(url, {
     max,
+    prepare,
     // Fail fast when Postgres is away, so the API can answer 503 instead of hanging for 30 s.
     connect_timeout: connectTimeoutS,
     idle_timeout: 60,

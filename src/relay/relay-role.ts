@@ -1,7 +1,7 @@
 // The relay as a running component: the publish loop, its LISTEN wake-up and the fallback poll.
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import type { Sql } from '../db/client.ts';
+import { createSql, type Sql } from '../db/client.ts';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Queues } from '../redis/queues.ts';
 import { outboxStats } from '../db/outbox.ts';
@@ -63,6 +63,10 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
     log,
   );
 
+  // LISTEN holds a session; behind a transaction-mode pooler it needs its own direct connection.
+  const listenSql = config.DATABASE_LISTEN_URL
+    ? createSql({ url: config.DATABASE_LISTEN_URL, max: 1, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log })
+    : sql;
   let listener: { unlisten(): Promise<void> } | undefined;
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -71,7 +75,7 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
   // so every (re)listen triggers a rescan.
   const listen = async () => {
     try {
-      listener = await sql.listen(WAKE_CHANNEL, () => relay.wake(), () => relay.wake());
+      listener = await listenSql.listen(WAKE_CHANNEL, () => relay.wake(), () => relay.wake());
     } catch (err) {
       if (stopped) return;
       log.warn({ err: (err as Error).message }, 'LISTEN failed; polling until it works');
@@ -96,6 +100,7 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
       clearTimeout(retryTimer);
       await listener?.unlisten().catch(() => {});
       listener = undefined;
+      if (listenSql !== sql) await listenSql.end({ timeout: 5 });
       await retention.stop();
       await reconciler.stop();
       await relay.stop();
