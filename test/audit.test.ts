@@ -101,6 +101,11 @@ describe('with one of each violation seeded', () => {
     ids.paidEvent = await insertEvent(ids.uninvoicedOrder, 'order.paid', { ageMs: HOUR });
     ids.paidWithoutPayment = await insertOrder('paid', 0);
     ids.deliveredWithoutDelivery = await insertOrder('delivered', 0, ['payment', 'invoice']);
+    // Lost: the gateway charged an order an hour ago that then failed payment for good.
+    ids.chargedNotPaid = await insertOrder('payment_failed', HOUR);
+    ids.chargedNotPaidKey = randomUUID();
+    await ctx.sql`INSERT INTO gateway_charges (id, idempotency_key, order_id, amount_cents, created_at)
+      VALUES (${randomUUID()}, ${ids.chargedNotPaidKey}, ${ids.chargedNotPaid}, 1000, now() - interval '1 hour')`;
     // Duplicated: a second charge at the gateway. Unexpected: a charge for an order that does not exist.
     ids.doubleCharged = await insertOrder('delivered', 0, ['payment', 'delivery', 'invoice']);
     ids.firstCharge = await insertCharge(ids.doubleCharged);
@@ -125,7 +130,7 @@ describe('with one of each violation seeded', () => {
   });
 
   it('counts each violation once and is not ok', () => {
-    expect(report.counts).toEqual({ lost: 6, duplicated: 1, unexpected: 4, stuck: 3, recovered: 3 });
+    expect(report.counts).toEqual({ lost: 7, duplicated: 1, unexpected: 4, stuck: 3, recovered: 3 });
     expect(report.ok).toBe(false);
   });
 
@@ -136,6 +141,7 @@ describe('with one of each violation seeded', () => {
     expectItem(report, 'lost', { kind: 'invoice_missing', orderId: ids.uninvoicedOrder, queue: 'invoices', jobId: ids.paidEvent }, 'no invoice');
     expectItem(report, 'lost', { kind: 'payment_missing', orderId: ids.paidWithoutPayment }, 'no payments row');
     expectItem(report, 'lost', { kind: 'delivery_missing', orderId: ids.deliveredWithoutDelivery }, 'no deliveries row');
+    expectItem(report, 'lost', { kind: 'charge_without_payment', orderId: ids.chargedNotPaid, outboxId: ids.chargedNotPaidKey }, 'refund the charge');
   });
 
   it('finds the double charge with both charge ids', () => {
@@ -181,7 +187,7 @@ describe('with one of each violation seeded', () => {
 
   it('the CLI exits 1 and names what is wrong', async () => {
     const { code, output, report: written } = await cliReport(['--settle-ms', '60000', '--limit', '50']);
-    expect(output).toContain('6 lost, 1 duplicated, 4 unexpected');
+    expect(output).toContain('7 lost, 1 duplicated, 4 unexpected');
     expect(output).toContain('FAILED');
     expect(output).toContain(ids.orderWithoutEvent);
     expect(code).toBe(1);

@@ -94,6 +94,7 @@ async function checkDatabase(opts: AuditOptions, now: Date, limit: number, colle
     check('lost', () => q.findUnpublishedEvents(sql, cutoff, n), (row) => r.unpublishedEventItem(row, now)),
     check('lost', () => q.findUninvoicedOrders(sql, cutoff, n), (row) => r.uninvoicedOrderItem(row, now)),
     check('lost', () => q.findPaidWithoutPayment(sql, n), r.missingPaymentItem),
+    check('lost', () => q.findChargesWithoutPayment(sql, cutoff, n), r.chargeWithoutPaymentItem),
     check('lost', () => q.findDeliveredWithoutDelivery(sql, n), r.missingDeliveryItem),
     check('duplicated', () => q.findDuplicateEffects(sql, n), r.duplicateEffectItem),
     check('unexpected', () => q.findOrphanEffects(sql, n), r.orphanEffectItem),

@@ -122,6 +122,17 @@ export async function findPaidWithoutPayment(db: Db, limit: number): Promise<Ord
     LIMIT ${limit}`;
 }
 
+// Gateway charges made before the cutoff whose order never recorded a payment: the customer was
+// charged and the order was not paid (a payment that failed for good after its charge went through).
+export async function findChargesWithoutPayment(db: Db, cutoff: Date, limit: number): Promise<OrderFinding[]> {
+  return db<OrderFinding[]>`
+    SELECT o.id, o.status, g.created_at AS updated_at, g.idempotency_key AS event_id, count(*) OVER ()::int AS total
+    FROM gateway_charges g JOIN orders o ON o.id = g.order_id
+    WHERE g.created_at < ${cutoff} AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = g.order_id)
+    ORDER BY g.created_at, g.id
+    LIMIT ${limit}`;
+}
+
 // Delivered orders with no delivery row (committed together with the status, like the payment).
 export async function findDeliveredWithoutDelivery(db: Db, limit: number): Promise<OrderFinding[]> {
   return db<OrderFinding[]>`

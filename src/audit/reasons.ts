@@ -82,6 +82,15 @@ export function missingPaymentItem(row: OrderFinding): AuditItem {
   };
 }
 
+export function chargeWithoutPaymentItem(row: OrderFinding): AuditItem {
+  return {
+    kind: 'charge_without_payment',
+    orderId: row.id,
+    ...(row.event_id ? { outboxId: row.event_id } : {}),
+    reason: `the gateway charged this order but it has no payment (order is ${row.status}): refund the charge or retry the payment job ${row.event_id ?? ''} from the dashboard (the gateway returns the same charge)`.trim(),
+  };
+}
+
 export function missingDeliveryItem(row: OrderFinding): AuditItem {
   return {
     kind: 'delivery_missing',

@@ -15,6 +15,7 @@ export type AuditKind =
   | 'invoice_missing'
   | 'payment_missing'
   | 'delivery_missing'
+  | 'charge_without_payment'
   // duplicated
   | 'duplicate_effect'
   // unexpected
