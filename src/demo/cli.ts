@@ -1,0 +1,123 @@
+// `npm run demo -- --orders 500 --rate 50`: places orders against a running service, shows each
+// stage live, then a summary and the audit's verdict. Progress and summary go to stdout, problems
+// to stderr. Exit 0: every order settled and the audit is OK; 1: orders did not settle in time,
+// could not be placed, or the audit found violations; 2: usage, configuration or connection error;
+// 130: interrupted with Ctrl-C (a second Ctrl-C exits at once).
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { createSql, type Sql } from '../db/client.ts';
+import { createLogger } from '../logger.ts';
+import { createCommandConnection, waitUntilReady, type RedisConnection } from '../redis/connection.ts';
+import { closeQueues, createQueues, type Queues } from '../redis/queues.ts';
+import { parseDemoArgs, usage, UsageError, type DemoArgs } from './args.ts';
+import { runDemo, safeUrl, SetupError } from './run.ts';
+
+const SERVICE_TIMEOUT_MS = 5000;
+const REDIS_READY_TIMEOUT_MS = 5000;
+
+async function main(argv: readonly string[]): Promise<number> {
+  let config: Config | undefined;
+  let configError: ConfigError | undefined;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    configError = err;
+  }
+  const defaultUrl = `http://localhost:${config?.PORT ?? 8080}`;
+  let args: DemoArgs;
+  try {
+    args = parseDemoArgs(argv, defaultUrl);
+  } catch (err) {
+    if (err instanceof UsageError) return fail(`${err.message}\n\n${usage(defaultUrl)}`);
+    throw err;
+  }
+  if (args.help) {
+    process.stdout.write(`${usage(defaultUrl)}\n`);
+    return 0;
+  }
+  if (!config) return fail(configError!.message);
+
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => {
+    interrupt.abort();
+    process.once('SIGINT', () => {
+      // The bars hid the cursor and turned line wrapping off: give the terminal back.
+      if (process.stdout.isTTY) process.stdout.write('\x1b[?25h\x1b[?7h\n');
+      process.exit(130);
+    });
+  });
+
+  let resources: Resources | undefined;
+  try {
+    await checkService(args.url);
+    resources = openResources(config);
+    await checkConnections(config, resources);
+    return await runDemo({ args, config, sql: resources.sql, queues: resources.queues, out: process.stdout, signal: interrupt.signal });
+  } catch (err) {
+    if (err instanceof SetupError) return fail(err.message);
+    return fail(`the demo could not finish: ${(err as Error).message ?? String(err)}. Check that the service, Postgres and Redis are running.`);
+  } finally {
+    if (resources) await closeResources(resources);
+  }
+}
+
+async function checkService(url: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(SERVICE_TIMEOUT_MS) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    throw new SetupError(`the service at ${url} is not answering (${cause}): start it with npm start, or point --url at it.`);
+  }
+  if (res.status === 503) {
+    const body = (await res.json().catch(() => ({}))) as { checks?: Record<string, string> };
+    const down = Object.entries(body.checks ?? {}).filter(([, v]) => v !== 'ok').map(([k, v]) => `${k}: ${v}`);
+    throw new SetupError(`the service at ${url} is up but not ready${down.length ? ` (${down.join('; ')})` : ''}: start Postgres and Redis, then try again.`);
+  }
+  if (!res.ok) throw new SetupError(`${url} does not look like the order service (GET /health/ready answered ${res.status}): check --url.`);
+}
+
+interface Resources {
+  sql: Sql;
+  redis: RedisConnection;
+  queues: Queues;
+}
+
+function openResources(config: Config): Resources {
+  // Silent: connection trouble is reported once, as the exit message.
+  const log = createLogger('silent', 'demo');
+  const sql = createSql({ url: config.DATABASE_URL, max: 3, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
+  const redis = createCommandConnection(config, log, 'outbox-demo');
+  const queues = createQueues(redis, config);
+  return { sql, redis, queues };
+}
+
+async function checkConnections(config: Config, { sql, redis }: Resources): Promise<void> {
+  let hasSchema: boolean;
+  try {
+    const [row] = await sql<{ orders: string | null }[]>`SELECT to_regclass('orders')::text AS orders`;
+    hasSchema = row?.orders != null;
+  } catch (err) {
+    throw new SetupError(`cannot reach Postgres at ${safeUrl(config.DATABASE_URL)}: ${(err as Error).message}. The demo follows its orders there: set DATABASE_URL to the service's database.`);
+  }
+  if (!hasSchema) throw new SetupError(`the database at ${safeUrl(config.DATABASE_URL)} has no orders table: set DATABASE_URL to the service's database.`);
+  try {
+    await waitUntilReady(redis, REDIS_READY_TIMEOUT_MS);
+  } catch {
+    throw new SetupError(`cannot reach Redis at ${safeUrl(config.REDIS_URL)} within ${REDIS_READY_TIMEOUT_MS} ms: set REDIS_URL to the service's Redis.`);
+  }
+}
+
+async function closeResources({ sql, redis, queues }: Resources): Promise<void> {
+  await closeQueues(queues).catch(() => {});
+  redis.disconnect();
+  await sql.end({ timeout: 5 }).catch(() => {});
+}
+
+function fail(message: string): number {
+  process.stderr.write(`demo: ${message}\n`);
+  return 2;
+}
+
+// Exit explicitly: idle keep-alive sockets of fetch must not hold the process open.
+process.exit(await main(process.argv.slice(2)));
