@@ -3,20 +3,13 @@
 // still shows the verdict. Exit 0: no violations; 1: violations; 2: usage, config or connection error.
 import { writeFile } from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { createSql, type Sql } from '../db/client.ts';
-import { createLogger } from '../logger.ts';
-import { createCommandConnection, waitUntilReady, type RedisConnection } from '../redis/connection.ts';
-import { closeQueues, createQueues, type Queues } from '../redis/queues.ts';
+import { checkToolConnections, closeToolConnections, openToolConnections, SetupError } from '../tool-connections.ts';
 import { runAudit } from './audit.ts';
 import { parseCliArgs, UsageError, USAGE, type CliArgs } from './cli-args.ts';
 import { formatSummary } from './summary.ts';
 
-const REDIS_READY_TIMEOUT_MS = 5000;
 
 // A problem with how the audit was started (not a finding): exit 2 with this message.
-class SetupError extends Error {
-  override name = 'SetupError';
-}
 
 async function main(argv: readonly string[]): Promise<number> {
   let args: CliArgs;
@@ -34,9 +27,9 @@ async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
 
-  const resources = openResources(config);
+  const resources = openToolConnections(config, 'outbox-audit');
   try {
-    await checkConnections(config, resources);
+    await checkToolConnections(config, resources, { database: 'Check DATABASE_URL and that Postgres is running', redis: 'Check REDIS_URL and that Redis is running.' });
     const report = await runAudit({
       sql: resources.sql,
       queues: resources.queues,
@@ -55,56 +48,8 @@ async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof SetupError) return fail(err.message);
     return fail(`audit could not finish: ${(err as Error).message ?? String(err)}`);
   } finally {
-    await closeResources(resources);
+    await closeToolConnections(resources);
   }
-}
-
-interface Resources {
-  sql: Sql;
-  redis: RedisConnection;
-  queues: Queues;
-}
-
-function openResources(config: Config): Resources {
-  // Silent: connection trouble is reported once, as the exit message, not as a stream of log lines.
-  const log = createLogger('silent', 'audit');
-  const sql = createSql({ url: config.DATABASE_URL, max: 2, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
-  const redis = createCommandConnection(config, log, 'outbox-audit');
-  const queues = createQueues(redis, config);
-  // Without a listener, a queue's re-emitted connection error would crash the process with a stack
-  // trace; checkConnections reports an unreachable Redis once, with exit status 2.
-  for (const queue of Object.values(queues)) queue.on('error', () => {});
-  return { sql, redis, queues };
-}
-
-async function checkConnections(config: Config, { sql, redis }: Resources): Promise<void> {
-  let hasSchema: boolean;
-  try {
-    const [row] = await sql<{ outbox: string | null }[]>`SELECT to_regclass('outbox')::text AS outbox`;
-    hasSchema = row?.outbox != null;
-  } catch (err) {
-    throw new SetupError(`cannot reach Postgres at ${safeUrl(config.DATABASE_URL)}: ${(err as Error).message}. Check DATABASE_URL and that Postgres is running.`);
-  }
-  if (!hasSchema) throw new SetupError(`the database at ${safeUrl(config.DATABASE_URL)} has no outbox table: check DATABASE_URL, or run npm run migrate.`);
-  try {
-    await waitUntilReady(redis, REDIS_READY_TIMEOUT_MS);
-  } catch {
-    throw new SetupError(`cannot reach Redis at ${safeUrl(config.REDIS_URL)} within ${REDIS_READY_TIMEOUT_MS} ms. Check REDIS_URL and that Redis is running.`);
-  }
-}
-
-async function closeResources({ sql, redis, queues }: Resources): Promise<void> {
-  await closeQueues(queues).catch(() => {});
-  redis.disconnect();
-  await sql.end({ timeout: 5 }).catch(() => {});
-}
-
-// The URL without its credentials, for error messages.
-function safeUrl(url: string): string {
-  const u = new URL(url);
-  u.username = '';
-  u.password = '';
-  return u.toString();
 }
 
 function fail(message: string): number {

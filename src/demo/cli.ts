@@ -4,15 +4,11 @@
 // could not be placed, or the audit found violations; 2: usage, configuration or connection error;
 // 130: interrupted with Ctrl-C (a second Ctrl-C exits at once).
 import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { createSql, type Sql } from '../db/client.ts';
-import { createLogger } from '../logger.ts';
-import { createCommandConnection, waitUntilReady, type RedisConnection } from '../redis/connection.ts';
-import { closeQueues, createQueues, type Queues } from '../redis/queues.ts';
+import { checkToolConnections, closeToolConnections, openToolConnections, SetupError, type ToolConnections } from '../tool-connections.ts';
 import { parseDemoArgs, usage, UsageError, type DemoArgs } from './args.ts';
-import { runDemo, safeUrl, SetupError } from './run.ts';
+import { runDemo } from './run.ts';
 
 const SERVICE_TIMEOUT_MS = 5000;
-const REDIS_READY_TIMEOUT_MS = 5000;
 
 async function main(argv: readonly string[]): Promise<number> {
   let config: Config | undefined;
@@ -47,17 +43,17 @@ async function main(argv: readonly string[]): Promise<number> {
     });
   });
 
-  let resources: Resources | undefined;
+  let resources: ToolConnections | undefined;
   try {
     await checkService(args.url);
-    resources = openResources(config);
-    await checkConnections(config, resources);
+    resources = openToolConnections(config, 'outbox-demo', 3);
+    await checkToolConnections(config, resources, { database: "The demo follows its orders there: set DATABASE_URL to the service's database", redis: "Set REDIS_URL to the service's Redis." });
     return await runDemo({ args, config, sql: resources.sql, queues: resources.queues, out: process.stdout, signal: interrupt.signal });
   } catch (err) {
     if (err instanceof SetupError) return fail(err.message);
     return fail(`the demo could not finish: ${(err as Error).message ?? String(err)}. Check that the service, Postgres and Redis are running.`);
   } finally {
-    if (resources) await closeResources(resources);
+    if (resources) await closeToolConnections(resources);
   }
 }
 
@@ -75,43 +71,6 @@ async function checkService(url: string): Promise<void> {
     throw new SetupError(`the service at ${url} is up but not ready${down.length ? ` (${down.join('; ')})` : ''}: start Postgres and Redis, then try again.`);
   }
   if (!res.ok) throw new SetupError(`${url} does not look like the order service (GET /health/ready answered ${res.status}): check --url.`);
-}
-
-interface Resources {
-  sql: Sql;
-  redis: RedisConnection;
-  queues: Queues;
-}
-
-function openResources(config: Config): Resources {
-  // Silent: connection trouble is reported once, as the exit message.
-  const log = createLogger('silent', 'demo');
-  const sql = createSql({ url: config.DATABASE_URL, max: 3, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
-  const redis = createCommandConnection(config, log, 'outbox-demo');
-  const queues = createQueues(redis, config);
-  return { sql, redis, queues };
-}
-
-async function checkConnections(config: Config, { sql, redis }: Resources): Promise<void> {
-  let hasSchema: boolean;
-  try {
-    const [row] = await sql<{ orders: string | null }[]>`SELECT to_regclass('orders')::text AS orders`;
-    hasSchema = row?.orders != null;
-  } catch (err) {
-    throw new SetupError(`cannot reach Postgres at ${safeUrl(config.DATABASE_URL)}: ${(err as Error).message}. The demo follows its orders there: set DATABASE_URL to the service's database.`);
-  }
-  if (!hasSchema) throw new SetupError(`the database at ${safeUrl(config.DATABASE_URL)} has no orders table: set DATABASE_URL to the service's database.`);
-  try {
-    await waitUntilReady(redis, REDIS_READY_TIMEOUT_MS);
-  } catch {
-    throw new SetupError(`cannot reach Redis at ${safeUrl(config.REDIS_URL)} within ${REDIS_READY_TIMEOUT_MS} ms: set REDIS_URL to the service's Redis.`);
-  }
-}
-
-async function closeResources({ sql, redis, queues }: Resources): Promise<void> {
-  await closeQueues(queues).catch(() => {});
-  redis.disconnect();
-  await sql.end({ timeout: 5 }).catch(() => {});
 }
 
 function fail(message: string): number {

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runAudit } from '../audit/audit.ts';
 import { verdictLine } from '../audit/summary.ts';
 import type { Config } from '../config.ts';
+import { safeUrl, SetupError } from '../tool-connections.ts';
 import type { Sql } from '../db/client.ts';
 import { QUEUE_NAMES, type QueueName } from '../events/routing.ts';
 import type { Queues } from '../redis/queues.ts';
@@ -24,10 +25,6 @@ export const AUDIT_SETTLE_MS = 5000;
 const MISSING_ORDERS_AFTER_MS = 5000;
 
 // A problem with the setup, not a finding: the CLI exits 2 with this message.
-export class SetupError extends Error {
-  override name = 'SetupError';
-}
-
 export interface RunDeps {
   args: DemoArgs;
   config: Config;
@@ -172,9 +169,3 @@ export async function runDemo({ args, config, sql, queues, out, signal }: RunDep
 }
 
 // A URL without its credentials, for messages.
-export function safeUrl(url: string): string {
-  const u = new URL(url);
-  u.username = '';
-  u.password = '';
-  return u.toString();
-}

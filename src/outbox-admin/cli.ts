@@ -3,11 +3,8 @@
 //   replay <outbox-id>              publish one event again (consumers dedupe it through their inbox)
 //   requeue <outbox-id>             bring a dead row back with fresh attempts
 import { ConfigError, loadConfig } from '../config.ts';
-import { createSql } from '../db/client.ts';
-import { createLogger } from '../logger.ts';
-import { createCommandConnection, waitUntilReady } from '../redis/connection.ts';
-import { closeQueues, createQueues } from '../redis/queues.ts';
 import { WAKE_CHANNEL } from '../relay/notifier.ts';
+import { checkToolConnections, closeToolConnections, openToolConnections } from '../tool-connections.ts';
 import { createOutboxOperations } from './operations.ts';
 
 const USAGE = 'usage: npm run outbox -- list pending|dead [--limit N] | replay <outbox-id> | requeue <outbox-id>';
@@ -32,14 +29,13 @@ try {
 } catch (err) {
   fail(err instanceof ConfigError ? err.message : String(err));
 }
-const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'outbox-cli');
-const sql = createSql({ url: config.DATABASE_URL, max: 2, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
-const redis = createCommandConnection(config, log, 'outbox-cli');
-const queues = createQueues(redis, config);
+const connections = openToolConnections(config, 'outbox-cli');
+const { sql, queues } = connections;
 const ops = createOutboxOperations(sql, queues, () => void sql.notify(WAKE_CHANNEL, '').catch(() => {}));
 
 let exitCode = 0;
 try {
+  await checkToolConnections(config, connections, { database: 'Check DATABASE_URL and that Postgres is running', redis: 'Check REDIS_URL and that Redis is running.' });
   if (command === 'list') {
     const rows = await ops.list(arg as 'pending' | 'dead', limit);
     for (const r of rows) {
@@ -47,7 +43,6 @@ try {
     }
     console.log(`${rows.length} ${arg} row(s)${rows.length === limit ? ` (first ${limit}; use --limit for more)` : ''}`);
   } else if (command === 'replay') {
-    await waitUntilReady(redis, 5000);
     const result = await ops.replay(arg!);
     const messages = {
       replayed: `replayed ${arg}: the relay publishes it again now; consumers that already handled it log it as a duplicate`,
@@ -69,11 +64,9 @@ try {
     if (result.outcome !== 'requeued') exitCode = 1;
   }
 } catch (err) {
-  console.error(`outbox ${command} failed: ${(err as Error).message}. Check DATABASE_URL and REDIS_URL, and that both services run.`);
+  console.error(`outbox ${command} failed: ${(err as Error).message}`);
   exitCode = 2;
 } finally {
-  await closeQueues(queues).catch(() => {});
-  redis.disconnect();
-  await sql.end({ timeout: 5 });
+  await closeToolConnections(connections);
 }
 process.exit(exitCode);
