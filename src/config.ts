@@ -32,10 +32,11 @@ const url = (protocols: string[]) =>
       }
     }, `expected a URL starting with ${protocols.join(' or ')}//`);
 
-const queueList = z
-  .string()
-  .trim()
-  .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))])
+// "a, b,,c" → ['a', 'b', 'c']
+const commaList = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+const queueList = commaList
+  .transform((v) => [...new Set(v)])
   .pipe(z.array(z.enum(QUEUE_NAMES)).min(1, `expected a comma-separated list of ${QUEUE_NAMES.join(', ')}`));
 
 // Every variable is a string in the environment; defaults are strings too so the same parser runs.
@@ -44,10 +45,7 @@ export const configSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).prefault('redis://localhost:6379'),
   // host:port,host:port,… seed nodes of a Redis Cluster; when set it wins over REDIS_URL (whose
   // user and password still apply).
-  REDIS_CLUSTER_NODES: z
-    .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .pipe(
+  REDIS_CLUSTER_NODES: commaList.pipe(
       z
         .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'each node must be host:port'))
         .min(1, 'expected host:port,host:port,…')
@@ -60,10 +58,7 @@ export const configSchema = z.object({
   METRICS_PORT: int(0, 65535).prefault('9464'),
   REQUEST_TIMEOUT_MS: int(100, 600_000).prefault('10000'),
   // Browser origins allowed to call the API (comma-separated); empty: CORS off.
-  CORS_ORIGINS: z
-    .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .pipe(z.array(z.url('each origin must be a URL like https://shop.example')))
+  CORS_ORIGINS: commaList.pipe(z.array(z.url('each origin must be a URL like https://shop.example')))
     .prefault(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
   ADMIN_USER: z.string().min(1).prefault('admin'),
@@ -116,10 +111,7 @@ export const configSchema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 600_000).prefault('10000'),
   REDIS_REQUIRE_NOEVICTION: bool.prefault('true'),
   // Test-only crash points (see src/fault-points.ts): point:probability,… Empty in production.
-  FAULT_INJECTION: z
-    .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .pipe(
+  FAULT_INJECTION: commaList.pipe(
       z.array(
         z
           .string()

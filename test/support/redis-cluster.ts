@@ -22,7 +22,19 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-export async function startLocalCluster(): Promise<LocalCluster> {
+// Ports come from freePort(), so another process can take one before redis-server binds it: on any
+// failure to form the cluster, everything is torn down and tried again on fresh ports.
+export async function startLocalCluster(attempts = 3): Promise<LocalCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await tryStartLocalCluster();
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+    }
+  }
+}
+
+async function tryStartLocalCluster(): Promise<LocalCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'outbox-cluster-'));
   const ports = [await freePort(), await freePort(), await freePort()];
   const servers = new Map<number, Child>();
@@ -36,8 +48,18 @@ export async function startLocalCluster(): Promise<LocalCluster> {
     servers.set(port, server);
     await waitFor(`redis ${port} to answer`, async () => (await run('redis-cli', ['-p', String(port), 'ping'])).stdout.trim() === 'PONG');
   };
-  for (const port of ports) await start(port);
-  await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes']);
+  const teardown = async () => {
+    for (const server of servers.values()) server.kill('SIGKILL');
+    await Promise.all([...servers.values()].map((s) => s.exited));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) await start(port);
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes']);
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
   const alive = (port: number) => {
     const server = servers.get(port)!;
     return server.proc.exitCode === null && server.proc.signalCode === null;
@@ -77,10 +99,6 @@ export async function startLocalCluster(): Promise<LocalCluster> {
     async heal() {
       for (const port of ports) if (!alive(port)) await restart(port);
     },
-    async stop() {
-      for (const server of servers.values()) server.kill('SIGKILL');
-      await Promise.all([...servers.values()].map((s) => s.exited));
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: teardown,
   };
 }
