@@ -1,0 +1,13 @@
+// Preloaded into every process the harness starts (node --expose-gc --import): when the harness
+// goes away, even killed outright, its IPC channel closes and this process stops itself
+// gracefully. On request it collects garbage and reports its memory (the memory figures).
+if (process.channel) {
+  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type !== 'gc') return;
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    gc?.();
+    process.send?.({ type: 'memory', collected: Boolean(gc), ...process.memoryUsage() });
+  });
+}

@@ -1,0 +1,43 @@
+// The one order every figure uses: the same body over HTTP, the same rows in the baselines'
+// transaction, the same job data in the bare BullMQ baselines.
+import { randomUUID } from 'node:crypto';
+import type { CreateOrderInput } from '../../src/api/schemas.ts';
+import { totalCents } from '../../src/api/order-store.ts';
+import { eventHeadersFor } from '../../src/api/trace.ts';
+import type { OutboxRow } from '../../src/db/outbox.ts';
+
+export const ORDER_BODY: CreateOrderInput = {
+  customer_name: 'Bench Customer',
+  address: '1 Benchmark Way, Springfield',
+  items: [{ flavor: 'Margherita', size: 'medium', quantity: 2, unit_price_cents: 1250 }],
+};
+
+export const ORDER_TOTAL = totalCents(ORDER_BODY);
+
+// An outbox row as the API writes it for one order (what the relay reads back and turns into a job).
+export function orderCreatedRow(): OutboxRow {
+  const orderId = randomUUID();
+  const payload = { order_id: orderId, total_cents: ORDER_TOTAL };
+  const headers = eventHeadersFor(undefined, undefined) as Record<string, string>;
+  return {
+    id: randomUUID(),
+    aggregate_type: 'order',
+    aggregate_id: orderId,
+    event_type: 'order.created',
+    payload,
+    headers,
+    created_at: new Date(),
+    attempts: 0,
+    payload_bytes: JSON.stringify(payload).length,
+  };
+}
+
+// SQL that fills the outbox with `n` such rows in one statement (the relay-drain backlogs).
+export const BACKLOG_SQL = `
+  INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers, created_at)
+  SELECT gen_random_uuid(), 'order', s.oid, 'order.created',
+         jsonb_build_object('order_id', s.oid, 'total_cents', ${ORDER_TOTAL}),
+         jsonb_build_object('traceparent', '00-' || md5(s.oid::text) || '-' || substr(md5(s.g::text), 1, 16) || '-01',
+                            'correlation_id', gen_random_uuid()),
+         now() + s.g * interval '1 microsecond'
+  FROM (SELECT g, gen_random_uuid() AS oid FROM generate_series(1, $1::int) AS g) AS s`;

@@ -1,0 +1,129 @@
+// The raw figures of a run, phase by phase, and the figures table built from them.
+import type { benchAdd } from '../baselines/add.ts';
+import type { benchLat } from '../baselines/lat.ts';
+import type { benchTx } from '../baselines/tx.ts';
+import type { benchWork } from '../baselines/work.ts';
+import type { benchGraphile } from '../peers/graphile/peer.ts';
+import type { benchApi } from '../project/api.ts';
+import type { benchDrain } from '../project/drain.ts';
+import type { PipelineResult } from '../project/pipeline.ts';
+import { fmt, lat, table, type RatioInputs } from './report.ts';
+
+export interface Results {
+  rateR?: number; // the e2e target rate: half of the API's maximum
+  rateP?: number; // the common rate for ours, the seeds' relay and the peer
+  tx?: Awaited<ReturnType<typeof benchTx>>;
+  add?: Awaited<ReturnType<typeof benchAdd>>;
+  work?: Awaited<ReturnType<typeof benchWork>>;
+  lat?: Awaited<ReturnType<typeof benchLat>>;
+  api?: Awaited<ReturnType<typeof benchApi>>;
+  peer?: Awaited<ReturnType<typeof benchGraphile>>;
+  pipeline?: PipelineResult;
+  seeds?: PipelineResult;
+  drain?: Awaited<ReturnType<typeof benchDrain>>;
+  peakRssMbByRole?: Record<string, number>;
+  errors?: string[];
+}
+
+export function ratioInputs(r: Results): RatioInputs {
+  return {
+    txPerS: r.tx?.txPerS,
+    addJobsPerS: r.add?.jobsPerS,
+    apiOrdersPerS: r.api?.alone.ordersPerS,
+    drainRowsPerS: r.drain?.ours.rowsPerS,
+    e2ePay: r.pipeline?.e2e.R?.latency.pay,
+    latPay: r.lat?.latency.pay,
+    sustained: r.pipeline?.sustained?.ordersPerS,
+    peerSustained: r.peer?.sustained.ordersPerS,
+    wakeupOn: r.api?.wakeupOn.medianOrdersPerS,
+    wakeupOff: r.api?.wakeupOff.medianOrdersPerS,
+    deliveredP99: r.pipeline?.e2e.P?.latency.delivered?.p99,
+    peerDeliveredP99: r.peer?.e2e.latency.delivered?.p99,
+  };
+}
+
+const rate = (v: number | undefined, unit: string) => (v == null ? null : `${fmt(v, 0)} ${unit}`);
+
+export function figuresTable(r: Results): string {
+  const e2e = (x: PipelineResult | undefined, k: 'R' | 'P') => x?.e2e[k];
+  const openNote = (o: { achievedRate: number; errors: number; incomplete: number; measured: number; inFlightAtEnd: number; settleSeconds: number; unsustainable: boolean; seconds: number } | undefined) =>
+    o
+      ? `${o.unsustainable ? `NOT SUSTAINABLE: over ${fmt(o.inFlightAtEnd, 0)} orders in flight after ${o.seconds} s, sending stopped; ` : ''}` +
+        `${fmt(o.achievedRate, 0)}/s offered; ${o.measured} measured; ${o.inFlightAtEnd} in flight when sending stopped, settled in ${o.settleSeconds} s` +
+        `${o.incomplete ? `, ${o.incomplete} never completed` : ''}${o.errors ? `, ${o.errors} errors` : ''}`
+      : null;
+  const rows: Array<Array<string | number | null | undefined>> = [
+    ['B_tx', 'order + outbox tx, postgres.js', rate(r.tx?.txPerS, 'tx/s'), r.tx && `${r.tx.concurrency} in flight; tx p50/p99 ${lat(r.tx.latencyMs)}`],
+    ['B_add', 'BullMQ addBulk', rate(r.add?.jobsPerS, 'jobs/s'), r.add && `batch ${r.add.batchSize} × ${r.add.concurrency} in flight; batch p50/p99 ${lat(r.add.batchLatencyMs)}`],
+    ['B_work', 'no-op Worker drain', rate(r.work?.jobsPerS, 'jobs/s'), r.work && `${r.work.jobs} jobs, concurrency ${r.work.concurrency}`],
+    ['B_lat', 'add → processing start', lat(r.lat?.latency.pay), r.lat && `at ${r.lat.rate}/s; ${openNote(r.lat)}`],
+    ['API', 'POST /orders (api alone)', rate(r.api?.alone.ordersPerS, 'orders/s'), r.api && `runs ${r.api.alone.runs.join(', ')}; autocannon ${r.api.connections} connections; p50/p99 ${r.api.alone.latencyMs.p50} / ${r.api.alone.latencyMs.p99} ms (1 ms resolution)`],
+    ['API', 'wake-up on (api + relay)', rate(r.api?.wakeupOn.medianOrdersPerS, 'orders/s'), r.api && `runs ${r.api.wakeupOn.runs.join(', ')}; p99 ${r.api.wakeupOn.latencyMs.p99} ms`],
+    ['API', 'wake-up off (api + relay deaf to NOTIFY)', rate(r.api?.wakeupOff.medianOrdersPerS, 'orders/s'), r.api && `runs ${r.api.wakeupOff.runs.join(', ')}; p99 ${r.api.wakeupOff.latencyMs.p99} ms`],
+    ['Relay drain', 'ours', rate(r.drain?.ours.rowsPerS, 'rows/s'), r.drain && `${r.drain.ours.rows} rows in ${r.drain.ours.seconds} s`],
+    ['Relay drain', 'ours, outbox analyzed first', rate(r.drain?.oursAnalyzed.rowsPerS, 'rows/s'), r.drain && `${r.drain.oursAnalyzed.rows} rows in ${r.drain.oursAnalyzed.seconds} s; what autovacuum's ANALYZE would give`],
+    ['Relay drain', "the seeds' way", rate(r.drain?.seeds.rowsPerSOnceStarted, 'rows/s'), r.drain && `${r.drain.seeds.published}/${r.drain.seeds.rows} rows in ${r.drain.seeds.seconds} s (cap), first row after ${r.drain.seeds.startLagS} s`],
+    ['E2E at R', '201 → payment start', lat(e2e(r.pipeline, 'R')?.latency.pay), openNote(e2e(r.pipeline, 'R'))],
+    ['E2E at R', '201 → delivered', lat(e2e(r.pipeline, 'R')?.latency.delivered), r.rateR && `R = ${r.rateR}/s (half the API's maximum)`],
+    ['E2E at P', 'ours: 201 → payment start', lat(e2e(r.pipeline, 'P')?.latency.pay), openNote(e2e(r.pipeline, 'P'))],
+    ['E2E at P', 'ours: 201 → delivered', lat(e2e(r.pipeline, 'P')?.latency.delivered), r.rateP && `P = ${r.rateP}/s (common rate: min(R, half the peer's sustained))`],
+    ['E2E at P', "seeds' relay: 201 → payment start", lat(e2e(r.seeds, 'P')?.latency.pay), openNote(e2e(r.seeds, 'P'))],
+    ['E2E at P', "seeds' relay: 201 → delivered", lat(e2e(r.seeds, 'P')?.latency.delivered), null],
+    ['E2E at P', 'graphile-worker: commit → pay start', lat(r.peer?.e2e.latency.pay), openNote(r.peer?.e2e)],
+    ['E2E at P', 'graphile-worker: commit → delivered', lat(r.peer?.e2e.latency.delivered), null],
+    ['Sustained', 'ours: delivered + invoiced', rate(r.pipeline?.sustained?.ordersPerS, 'orders/s'), backlogNote(r.pipeline?.sustained)],
+    ['Sustained', 'graphile-worker: delivered', rate(r.peer?.sustained.ordersPerS, 'orders/s'), backlogNote(r.peer?.sustained)],
+    ['Relay claim', 'plan on the fresh backlog (drain)', r.drain?.ours.claimPlanBefore && `${fmt(r.drain.ours.claimPlanBefore.executionMs)} ms`, r.drain?.ours.claimPlanBefore && `${r.drain.ours.claimPlanBefore.plan}; ${r.drain.ours.claimPlanBefore.buffers} buffers; analyzed: ${r.drain.oursAnalyzed.claimPlanBefore?.plan} ${fmt(r.drain.oursAnalyzed.claimPlanBefore?.executionMs)} ms`],
+    ['Relay claim', 'plan at the end of the pipeline runs', r.pipeline?.claimPlanAtEnd && `${fmt(r.pipeline.claimPlanAtEnd.executionMs)} ms`, r.pipeline?.claimPlanAtEnd && `${r.pipeline.claimPlanAtEnd.plan}; ${r.pipeline.claimPlanAtEnd.buffers} buffers for ${r.pipeline.claimPlanAtEnd.outboxRows} outbox rows`],
+    ['Memory', `relay RSS after ${r.drain?.memory.firstRows ?? '?'} rows → after ${r.drain?.memory.secondRows ?? '?'} more`, r.drain && `${fmt(r.drain.memory.relayRssAfterFirstMb, 1)} → ${fmt(r.drain.memory.relayRssAfterSecondMb, 1)} MB`, r.drain && `RSS after a forced GC; growth ${fmt(r.drain.memory.growthMb, 1)} MB (target: a few MB); heap ${fmt(r.drain.memory.relayAfterFirst?.heapUsedMb, 1)} → ${fmt(r.drain.memory.relayAfterSecond?.heapUsedMb, 1)} MB; second drain ${r.drain.memory.secondDrain.rowsPerS} rows/s with the queue trimmed`],
+    ['Memory', 'peak RSS by process', r.peakRssMbByRole && Object.entries(r.peakRssMbByRole).map(([k, v]) => `${k} ${fmt(v, 0)} MB`).join(', '), 'VmHWM of each process, highest per role'],
+  ];
+  return table(['figure', 'what', 'value (median / p99 for latencies)', 'detail'], rows);
+}
+
+function backlogNote(s: { window: number; inFlightAtStart: number; inFlightAtEnd: number; backlogAtStart?: Record<string, number>; backlogAtEnd?: Record<string, number>; seconds: number } | undefined) {
+  if (!s) return null;
+  const b = (x?: Record<string, number>) => (x ? Object.entries(x).map(([k, v]) => `${k} ${v}`).join(' ') : '');
+  return `${s.seconds} s; in flight ${s.inFlightAtStart} → ${s.inFlightAtEnd} (window ${s.window}); backlog [${b(s.backlogAtStart)}] → [${b(s.backlogAtEnd)}]`;
+}
+
+// A window during which the rest of the machine (other users) kept more than this busy.
+export const DISTURBED_CORES = 0.25;
+
+// Where the CPU went in each measuring window (cores; the machine has os.cpus().length of them).
+export function cpuTable(r: Results): string {
+  const present = cpuWindows(r);
+  const columns = [...new Set(present.flatMap(([, c]) => Object.keys(c)))];
+  const order = ['api', 'relay', 'workers', 'graphile-worker', 'lat-worker', 'postgres (our backends)', 'redis', 'harness', 'rest of machine', 'machine busy'];
+  columns.sort((a, b) => ((order.indexOf(a) + 100) % 100) - ((order.indexOf(b) + 100) % 100));
+  return table(['window', ...columns], present.map(([name, c]) => [name, ...columns.map((k) => fmt(c[k]))]));
+}
+
+// The windows whose figures other users of the machine disturbed.
+export function disturbedWindows(r: Results): string[] {
+  return cpuWindows(r)
+    .filter(([, c]) => (c['rest of machine'] ?? 0) > DISTURBED_CORES)
+    .map(([name, c]) => `${name} (${fmt(c['rest of machine'])} cores)`);
+}
+
+function cpuWindows(r: Results): Array<[string, Record<string, number>]> {
+  const windows: Array<[string, Record<string, number> | undefined]> = [
+    ['B_tx', r.tx?.cpu],
+    ['B_add', r.add?.cpu],
+    ['B_work', r.work?.cpu],
+    ['B_lat', r.lat?.cpu],
+    ['API alone', r.api?.alone.cpu],
+    ['API wake-up on', r.api?.wakeupOn.cpu],
+    ['API wake-up off', r.api?.wakeupOff.cpu],
+    ['relay drain (ours)', r.drain?.ours.cpu],
+    ['relay drain (ours, analyzed)', r.drain?.oursAnalyzed.cpu],
+    ["relay drain (seeds')", r.drain?.seeds.cpu],
+    ['e2e at R (ours)', r.pipeline?.e2e.R?.cpu],
+    ['e2e at P (ours)', r.pipeline?.e2e.P?.cpu],
+    ["e2e at P (seeds' relay)", r.seeds?.e2e.P?.cpu],
+    ['e2e at P (graphile-worker)', r.peer?.e2e.cpu],
+    ['sustained (ours)', r.pipeline?.sustained?.cpu],
+    ['sustained (graphile-worker)', r.peer?.sustained.cpu],
+  ];
+  return windows.filter((w): w is [string, Record<string, number>] => !!w[1]);
+}

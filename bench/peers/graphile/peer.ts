@@ -1,0 +1,62 @@
+// A peer built on graphile-worker, measured in the same run: the same order body, the order
+// transaction (one statement: insert the order, add_job('pay')) placed straight from postgres.js
+// at the API's pool size, the two chained tasks in a worker process of its own, on a database of its
+// own. Sustained: the same closed loop as ours (window, concurrency, window length). End to end:
+// open loop at the common rate P, from the order's commit to the pay task's start and to delivered.
+import { randomUUID } from 'node:crypto';
+import { createSql } from '../../../src/db/client.ts';
+import { wallNow } from '../../lib/clock.ts';
+import type { Infra } from '../../lib/infra.ts';
+import { closedLoop, openLoop } from '../../lib/load.ts';
+import { ORDER_BODY, ORDER_TOTAL } from '../../lib/payload.ts';
+import { clockOffsetMs, startHelper } from '../../lib/procs.ts';
+import type { Profile } from '../../lib/profile.ts';
+import { feedMarks, OrderTracker } from '../../lib/tracker.ts';
+import { PLACE_ORDER_SQL } from './tasks.ts';
+
+export async function benchGraphile(infra: Infra, profile: Profile, commonRate: (sustained: number) => number) {
+  const db = await infra.database('graphile');
+  const config = infra.config(db, 'graphile');
+  const worker = await startHelper('graphile-worker', 'bench/peers/graphile/worker.ts', {
+    DATABASE_URL: db.url,
+    WORKER_CONCURRENCY: String(config.WORKER_CONCURRENCY),
+  });
+  const sql = createSql({ url: db.url, max: config.PG_POOL_MAX, connectTimeoutS: 10 });
+  const endMaintenance = infra.maintain(db);
+  try {
+    let tracker: OrderTracker | undefined;
+    feedMarks(worker, () => tracker);
+    const clockOffset = await clockOffsetMs(worker);
+    const cpu = infra.cpuProbe(() => ({ 'graphile-worker': [worker.pid] }));
+    const place = async () => {
+      const id = randomUUID();
+      await sql.unsafe(PLACE_ORDER_SQL, [id, ORDER_BODY.customer_name, ORDER_BODY.address, JSON.stringify(ORDER_BODY.items), ORDER_TOTAL], { prepare: true });
+      return { id, t: wallNow() };
+    };
+    tracker = new OrderTracker(['delivered']);
+    const sustained = await closedLoop({
+      tracker,
+      place,
+      window: profile.sustainedWindow,
+      concurrency: 2 * config.PG_POOL_MAX,
+      warmupMs: Math.max(profile.warmMs, 2000),
+      durationMs: profile.sustainedMs,
+      settleMs: profile.settleMs,
+      backlog: async () => {
+        const [row] = await db.sql<{ jobs: number }[]>`SELECT count(*)::int AS jobs FROM graphile_worker.jobs`;
+        return row!;
+      },
+      cpu,
+    });
+    const rate = commonRate(sustained.ordersPerS);
+    tracker = new OrderTracker(['delivered']);
+    const e2e = await openLoop({ tracker, place, rate, durationMs: profile.e2eCommonMs, warmupMs: profile.warmMs, settleMs: profile.settleMs, kinds: ['pay', 'delivered'], cpu, maxInFlight: Math.max(500, rate * 2) });
+    tracker = undefined;
+    const rss = await worker.stop();
+    return { concurrency: config.WORKER_CONCURRENCY, clockOffsetMs: clockOffset, sustained, e2e, workerRss: rss };
+  } finally {
+    await endMaintenance();
+    await worker.stop();
+    await sql.end({ timeout: 5 });
+  }
+}
