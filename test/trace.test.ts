@@ -47,13 +47,14 @@ describe('a trace id', () => {
     await waitFor('the order to be delivered and invoiced', async () => (await effectCounts(ctx, id)).invoices === 1 && (await effectCounts(ctx, id)).deliveries === 1);
 
     await waitFor('the worker to log all three steps', () => linesWith(roles.worker!, traceId).length >= 3);
-    await waitFor('the relay to log all three events', () => linesWith(roles.relay!, traceId).length >= 3);
+    // order.delivered is routed nowhere: it is written published, so the relay never touches it.
+    await waitFor('the relay to log both routed events', () => linesWith(roles.relay!, traceId).length >= 2);
 
     const api = linesWith(roles.api!, traceId);
     expect(api).toEqual([expect.objectContaining({ msg: 'order placed', order_id: id, trace_id: traceId, outbox_id: expect.any(String) })]);
 
     const relay = linesWith(roles.relay!, traceId);
-    expect(relay.map((l) => l.event_type).sort()).toEqual(['order.created', 'order.delivered', 'order.paid']);
+    expect(relay.map((l) => l.event_type).sort()).toEqual(['order.created', 'order.paid']);
     expect(relay.every((l) => l.order_id === id)).toBe(true);
 
     const worker = linesWith(roles.worker!, traceId);

@@ -1,5 +1,6 @@
 // Query functions for the outbox: what the relay claims, publishes and marks, and what the
 // workers append when one step leads to the next.
+import { routeFor } from '../events/routing.ts';
 import type { Db } from './client.ts';
 
 export interface OutboxRow {
@@ -47,14 +48,18 @@ export async function recordPublishFailure(db: Db, id: string, error: string, re
 }
 
 // Appends an event in the caller's transaction (workers emit the next step through the outbox).
+// An event routed to no queue (order.delivered, the failures) has nothing to publish: it is written
+// published and confirmed, as history, and costs the relay nothing.
 export async function insertEvent(
   db: Db,
   event: { id: string; aggregateType: string; aggregateId: string; eventType: string; payload: unknown; headers: Record<string, string> },
 ): Promise<void> {
+  const settled = routeFor(event.eventType)?.length === 0;
   await db`
-    INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
+    INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers, published_at, confirmed_at)
     VALUES (${event.id}, ${event.aggregateType}, ${event.aggregateId}, ${event.eventType},
-            ${db.json(event.payload as never)}, ${db.json(event.headers)})`;
+            ${db.json(event.payload as never)}, ${db.json(event.headers)},
+            ${settled ? db`now()` : null}, ${settled ? db`now()` : null})`;
 }
 
 // The event a job claims to be, as the database knows it (jobs can be forged from the dashboard).

@@ -55,12 +55,16 @@ export function createRelay(deps: RelayDeps): Relay {
         const claimed = await deps.processBatch(deps.batchSize, publishAndReport);
         if (backoffMs > 0) deps.log.info('relay recovered; publishing again');
         backoffMs = 0;
-        if (claimed >= deps.batchSize) continue; // a full batch: there is probably more waiting
+        if (!running) break;
+        if (claimed >= deps.batchSize) {
+          signal.notify(); // a full batch: there is probably more, so bring in another loop too
+          continue;
+        }
         await signal.wait(deps.pollIntervalMs);
       } catch (err) {
         backoffMs = Math.min(Math.max(backoffMs * 2, 50), MAX_BACKOFF_MS);
         deps.log.warn({ err: err instanceof Error ? err.message : String(err), retry_in_ms: backoffMs }, 'relay batch failed; rolled back, will retry');
-        await signal.wait(backoffMs);
+        if (running) await signal.wait(backoffMs);
       }
     }
   }
@@ -74,7 +78,7 @@ export function createRelay(deps: RelayDeps): Relay {
     async stop() {
       if (!running) return;
       running = false;
-      for (let i = 0; i < deps.concurrency; i++) signal.notify();
+      signal.notifyAll();
       await Promise.all(loops);
       loops = [];
     },

@@ -8,11 +8,15 @@ describe('WakeSignal', () => {
     await expect(signal.wait(60_000)).resolves.toBe(true);
   });
 
-  it('wakes every waiter at once', async () => {
+  it('wakes one waiter per notify, and every waiter on notifyAll', async () => {
     const signal = new WakeSignal();
-    const waits = [signal.wait(60_000), signal.wait(60_000)];
+    let woken = 0;
+    const waits = [signal.wait(60_000), signal.wait(60_000), signal.wait(60_000)].map((w) => w.then((v) => (woken++, v)));
     signal.notify();
-    await expect(Promise.all(waits)).resolves.toEqual([true, true]);
+    await new Promise((r) => setImmediate(r));
+    expect(woken).toBe(1);
+    signal.notifyAll();
+    await expect(Promise.all(waits)).resolves.toEqual([true, true, true]);
   });
 
   it('times out when nothing happens, and a pending notify is consumed once', async () => {
