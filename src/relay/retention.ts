@@ -13,6 +13,14 @@ export interface RetentionSettings {
   maxBatchesPerPass?: number;
 }
 
+// With autovacuum off (it is on every production Postgres, but not on every developer's), the
+// outbox's statistics go stale and its dead index entries pile up: the claim query can then sort the
+// whole backlog instead of walking the partial index. The relay steps in for it on the outbox.
+async function autovacuumIsOff(sql: Sql): Promise<boolean> {
+  const [row] = await sql<{ on: boolean }[]>`SELECT current_setting('autovacuum')::bool AS on`;
+  return !row!.on;
+}
+
 export function createRetention(sql: Sql, settings: RetentionSettings, log: Logger) {
   const batchSize = settings.batchSize ?? 1000;
   const maxBatches = settings.maxBatchesPerPass ?? 100;
@@ -24,6 +32,7 @@ export function createRetention(sql: Sql, settings: RetentionSettings, log: Logg
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let scheduled = false;
+  let vacuumOutbox: boolean | undefined; // known after the first pass
   let cancelled = false; // set by stop(): a pass in progress ends after its current batch
 
   // One pass: each table in batches until nothing old is left or the pass has done its share.
@@ -38,6 +47,11 @@ export function createRetention(sql: Sql, settings: RetentionSettings, log: Logg
       }
     }
     if (Object.values(deleted).some((n) => n > 0)) log.info({ deleted }, 'retention removed old rows');
+    if (vacuumOutbox === undefined) {
+      vacuumOutbox = await autovacuumIsOff(sql);
+      if (vacuumOutbox) log.warn('autovacuum is off in this Postgres: the relay vacuums and analyzes the outbox itself each retention pass; turn autovacuum on in production');
+    }
+    if (vacuumOutbox && !cancelled) await sql`VACUUM (ANALYZE) outbox`;
     return deleted;
   }
 
