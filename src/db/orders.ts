@@ -104,10 +104,3 @@ export async function transitionOrder(db: Db, id: string, from: readonly OrderSt
     RETURNING id`;
   return rows.length === 1;
 }
-
-// Reads one order; workers call it inside their transaction, with a row lock so two
-// consumers of the same order serialise on it.
-export async function lockOrder(db: Db, id: string): Promise<OrderRow | undefined> {
-  const [row] = await db<OrderRow[]>`SELECT * FROM orders WHERE id = ${id} FOR UPDATE`;
-  return row;
-}

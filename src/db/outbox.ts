@@ -62,12 +62,6 @@ export async function insertEvent(
             ${settled ? db`now()` : null}, ${settled ? db`now()` : null})`;
 }
 
-// The event a job claims to be, as the database knows it (jobs can be forged from the dashboard).
-export async function findEvent(db: Db, id: string): Promise<Pick<OutboxRow, 'id' | 'aggregate_id' | 'event_type' | 'headers'> | undefined> {
-  const [row] = await db<OutboxRow[]>`SELECT id, aggregate_id, event_type, headers FROM outbox WHERE id = ${id}`;
-  return row;
-}
-
 // Pending and dead counts and the relay lag, for the metrics (both counts use partial indexes).
 export async function outboxStats(db: Db): Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number }> {
   const [row] = await db<{ pending: number; dead: number; oldest_age: number | null }[]>`

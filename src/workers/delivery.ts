@@ -1,14 +1,14 @@
-// deliveries queue: dispatch a paid order (simulated), then in one transaction record the inbox
-// row, the delivery, status 'delivered' and the order.delivered event.
+// deliveries queue: dispatch a paid order (simulated), then record the inbox row, the delivery,
+// status 'delivered' and the order.delivered event in one statement.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Sql } from '../db/client.ts';
-import { insertDelivery } from '../db/effects.ts';
-import { findOrderDetails, transitionOrder, type OrderStatus } from '../db/orders.ts';
+import type { OrderStatus } from '../db/orders.ts';
+import { recordDelivery } from '../db/steps.ts';
 import { CONSUMER_OF_QUEUE, type OutboxJobData } from '../events/routing.ts';
-import { runOnce } from './inbox.ts';
-import { emitOrderEvent, loadMessage, recordOrderFailure, runStep, type StepResult } from './message.ts';
+import { crashPoint } from '../fault-points.ts';
+import { loadStep, nextEvent, recordOrderFailure, runStep, type StepResult } from './message.ts';
 
 export const DELIVERY_CONSUMER = CONSUMER_OF_QUEUE.deliveries;
 const DELIVERABLE: readonly OrderStatus[] = ['paid', 'delivery_failed'];
@@ -30,27 +30,31 @@ export function courierFor(orderId: string): string {
 export function createDeliveryProcessor(sql: Sql, settings: DispatchSettings) {
   const random = settings.random ?? Math.random;
   return async (job: Job<OutboxJobData>): Promise<StepResult> => {
-    const message = await loadMessage(sql, job, 'order.paid');
+    const step = await loadStep(sql, job, 'order.paid', DELIVERY_CONSUMER);
     return runStep(
       job,
       async () => {
-        const order = await findOrderDetails(sql, message.orderId);
-        if (!order) throw new UnrecoverableError(`order ${message.orderId} does not exist`);
+        if (step.processed) return { outcome: 'duplicate' };
         if (settings.latencyMs > 0) await sleep(settings.latencyMs);
         if (random() < settings.failureRate) throw new Error('no courier answered (simulated); the job will retry');
-        const courier = courierFor(order.id);
-        const result = await runOnce(sql, DELIVERY_CONSUMER, message.id, async (tx) => {
-          if (!(await transitionOrder(tx, order.id, DELIVERABLE, 'delivered'))) return false;
-          await insertDelivery(tx, { id: randomUUID(), orderId: order.id, courier });
-          await emitOrderEvent(tx, message, 'order.delivered', { courier });
-          return true;
+        const courier = courierFor(step.orderId);
+        crashPoint('before-inbox-commit');
+        const recorded = await recordDelivery(sql, {
+          consumer: DELIVERY_CONSUMER,
+          messageId: step.id,
+          orderId: step.orderId,
+          from: DELIVERABLE,
+          to: 'delivered',
+          deliveryId: randomUUID(),
+          courier,
+          next: nextEvent(step, 'order.delivered', { courier }),
         });
-        if (result.outcome === 'duplicate') return { outcome: 'duplicate' };
-        if (!result.value) return { outcome: 'skipped', detail: `order was ${order.status}` };
-        settings.onDelivered?.(order.created_at);
+        if (!recorded.fresh) return { outcome: 'duplicate' };
+        if (!recorded.moved) return { outcome: 'skipped', detail: `order was ${step.order.status}` };
+        settings.onDelivered?.(step.order.createdAt);
         return { outcome: 'done', detail: `courier ${courier}` };
       },
-      (err) => recordOrderFailure(sql, message, { from: ['paid'], to: 'delivery_failed', eventType: 'order.delivery_failed' }, err),
+      (err) => recordOrderFailure(sql, step, { from: ['paid'], to: 'delivery_failed', eventType: 'order.delivery_failed' }, err),
     );
   };
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sql } from '../db/client.ts';
-import { upsertGatewayCharge } from '../db/effects.ts';
+import { upsertGatewayCharge } from '../db/gateway.ts';
 
 export class PaymentDeclinedError extends Error {
   override name = 'PaymentDeclinedError';

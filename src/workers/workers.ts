@@ -1,9 +1,9 @@
 // One BullMQ Worker per chosen queue, each with its processor.
-import { Worker, type Job, type Processor } from 'bullmq';
+import { DelayedError, Worker, type Job, type Processor } from 'bullmq';
 import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import type { Sql } from '../db/client.ts';
+import { isConnectionError, type Sql } from '../db/client.ts';
 import { CONSUMER_OF_QUEUE, type OutboxJobData, type QueueName } from '../events/routing.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { createWorkerConnection } from '../redis/connection.ts';
@@ -42,10 +42,12 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Me
   const processors = createProcessors(sql, config, metrics);
   // A Cluster handed to a Worker is shared, not owned: BullMQ does not close it, so we do.
   const clusters: Cluster[] = [];
+  // Postgres away is nobody's fault in the job: say so once every half minute, not for each job.
+  let lastUnavailableLogAt = 0;
   const workers = config.WORKER_QUEUES.map((queue) => {
     const connection = createWorkerConnection(config);
     if (connection instanceof Cluster) clusters.push(connection);
-    const process: Processor<OutboxJobData, StepResult> = (job) =>
+    const process: Processor<OutboxJobData, StepResult> = (job, token) =>
       inSpan(`${queue} process`, 'consumer', job.data?.headers ?? {}, async () => {
         const stopTimer = metrics.jobDuration.startTimer({ queue });
         try {
@@ -56,6 +58,22 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Me
           if (result.outcome === 'duplicate') log.info(fields, 'duplicate message absorbed by the inbox');
           else log.info(fields, `${CONSUMER_OF_QUEUE[queue]} ${result.outcome}`);
           return result;
+        } catch (err) {
+          // Postgres unreachable: the job waits for it without spending an attempt, as the relay
+          // never counts a Redis outage against a row. Counted as attempts, a restart of a few
+          // seconds used up JOB_ATTEMPTS and left orders stuck in a failed job (or, had Postgres come
+          // back just in time for the give-up hook, marked payment_failed for an outage).
+          if (!isConnectionError(err) || !token) throw err;
+          try {
+            await job.moveToDelayed(Date.now() + config.JOB_BACKOFF_MS * (0.5 + Math.random()), token);
+          } catch {
+            throw err; // Redis is away too: an ordinary failed attempt
+          }
+          if (Date.now() - lastUnavailableLogAt > 30_000) {
+            lastUnavailableLogAt = Date.now();
+            log.warn({ queue, err: (err as Error).message }, 'postgres unavailable; jobs wait for it without spending their attempts');
+          }
+          throw new DelayedError();
         } finally {
           stopTimer();
         }
