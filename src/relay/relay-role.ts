@@ -37,6 +37,7 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
     batchSize: config.RELAY_BATCH_SIZE,
     concurrency: config.RELAY_CONCURRENCY,
     pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+    coalesceMs: config.RELAY_COALESCE_MS,
     onBatch: (outcome, ms) => {
       metrics.published.inc(outcome.published.length);
       metrics.publishFailures.inc(outcome.failed.length);

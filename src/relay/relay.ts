@@ -1,6 +1,7 @@
 // The relay: claims committed outbox rows, adds them to BullMQ and marks them published, in a few
 // concurrent loops so one batch is read while another is being added. It wakes on a signal (an
 // in-process hand-off or a NOTIFY) and polls as a fallback, so nothing waits on the signal alone.
+import { setTimeout } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { OutboxRow } from '../db/outbox.ts';
 import type { BatchOutcome } from './publish.ts';
@@ -16,6 +17,9 @@ export interface RelayDeps {
   batchSize: number;
   concurrency: number;
   pollIntervalMs: number;
+  // Under a stream of wake-ups, a loop claims at most once per this many ms, so each claim takes
+  // a batch instead of a row or two; at a low rate (a wake-up now and then) it claims at once.
+  coalesceMs?: number;
   onBatch?: (outcome: BatchOutcome, ms: number) => void;
 }
 
@@ -50,9 +54,16 @@ export function createRelay(deps: RelayDeps): Relay {
 
   async function loop(): Promise<void> {
     let backoffMs = 0;
+    let lastClaimAt = -Infinity;
+    let lastWasFull = false;
     while (running) {
       try {
+        const sinceLast = performance.now() - lastClaimAt;
+        // A backlog (the last batch was full) is drained flat out; only trickles are coalesced.
+        if (deps.coalesceMs && !lastWasFull && sinceLast < deps.coalesceMs) await setTimeout(deps.coalesceMs - sinceLast);
+        lastClaimAt = performance.now();
         const claimed = await deps.processBatch(deps.batchSize, publishAndReport);
+        lastWasFull = claimed >= deps.batchSize;
         if (backoffMs > 0) deps.log.info('relay recovered; publishing again');
         backoffMs = 0;
         if (!running) break;
