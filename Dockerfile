@@ -5,8 +5,10 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 
-# Dependencies first, so the layer is reused until package*.json change.
+# Dependencies first, so the layer is reused until package*.json change. The postinstall script
+# patches postgres.js (see patches/postgres.mjs), so it comes along.
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY tsconfig.json ./

@@ -77,7 +77,12 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
 
 async function assertMigrated(sql: ReturnType<typeof createSql>): Promise<void> {
   const expected = await listMigrations();
-  const rows = await sql<{ name: string }[]>`SELECT name FROM schema_migrations`.catch(() => []);
+  // Only a missing table means "never migrated"; an unreachable Postgres was reported as missing
+  // migrations, which sent operators to `npm run migrate` during an outage.
+  const rows = await sql<{ name: string }[]>`SELECT name FROM schema_migrations`.catch((err: { code?: string }) => {
+    if (err.code === '42P01') return []; // undefined_table
+    throw err;
+  });
   const applied = new Set(rows.map((r) => r.name));
   const missing = expected.filter((m) => !applied.has(m));
   if (missing.length > 0) throw new Error(`the database lacks migrations ${missing.join(', ')}: run npm run migrate first`);

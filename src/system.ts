@@ -11,6 +11,7 @@ import { createSql, type Sql } from './db/client.ts';
 import type { Logger } from './logger.ts';
 import { mountAdmin, BOARD_PATH } from './api/admin.ts';
 import { createApiApp } from './api/app.ts';
+import { gracefulCloser } from './api/graceful-close.ts';
 import { createOrderStore } from './api/order-store.ts';
 import { createOutboxOperations } from './outbox-admin/operations.ts';
 import { setFaultPlan } from './fault-points.ts';
@@ -61,6 +62,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
 
   const adminPassword = config.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
   let server: ServerType | undefined;
+  let closeServer: (() => Promise<void>) | undefined;
   let metricsServer: Server | undefined;
   let app: OpenAPIHono | undefined;
   if (has('api')) {
@@ -110,6 +112,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
         server = await new Promise<ServerType>((resolve) => {
           const s = serve({ fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
         });
+        closeServer = gracefulCloser(server as Server); // serve() makes an HTTP/1 server
         const url = `http://localhost:${(server.address() as AddressInfo).port}`;
         log.info({ url }, `API listening on ${url}`);
         if (config.ADMIN_PASSWORD) log.info(`Bull Board at ${url}${BOARD_PATH} (user ${config.ADMIN_USER})`);
@@ -121,13 +124,11 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
     },
     async stop() {
       // Reverse order of start: stop intake first, then publishing, then let active jobs finish.
-      if (server) {
-        const s = server;
+      if (closeServer) {
+        const close = closeServer;
+        closeServer = undefined;
         server = undefined;
-        await new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          if ('closeIdleConnections' in s) s.closeIdleConnections();
-        });
+        await close();
       }
       metricsServer?.close();
       notifier?.stop();

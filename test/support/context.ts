@@ -25,10 +25,15 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-export async function createTestContext(overrides: Record<string, string> = {}): Promise<TestContext> {
+// `servers` points a file at its own Postgres or Redis (the fault suite runs private ones it can
+// stop and restart); by default the shared ones from the global setup.
+export async function createTestContext(
+  overrides: Record<string, string> = {},
+  servers: { databaseUrl?: string; redisUrl?: string } = {},
+): Promise<TestContext> {
   const id = randomBytes(5).toString('hex');
-  const databaseUrl = withDatabase(inject('databaseUrl'), `outbox_test_${id}`);
-  const redisUrl = inject('redisUrl');
+  const databaseUrl = withDatabase(servers.databaseUrl ?? inject('databaseUrl'), `outbox_test_${id}`);
+  const redisUrl = servers.redisUrl ?? inject('redisUrl');
   await ensureDatabase(databaseUrl);
 
   const env: Record<string, string> = {

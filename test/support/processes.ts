@@ -1,5 +1,5 @@
 // Child processes for tests: started with the test's env, always killed at the end by pid.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createServer } from 'node:net';
 
 export interface Child {
@@ -9,11 +9,13 @@ export interface Child {
   kill(signal?: NodeJS.Signals): void;
 }
 
-const TSX = new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url).pathname;
+// tsx's loader in the node process itself, not the tsx CLI: the CLI runs the script in a second
+// node process, so a SIGKILL meant for the script would only kill the CLI and orphan the script.
+const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 export function startNode(script: string, env: Record<string, string>, args: string[] = []): Child {
-  const proc = spawn(process.execPath, [TSX, script, ...args], {
+  const proc = spawn(process.execPath, ['--import', TSX_LOADER, script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -21,8 +23,9 @@ export function startNode(script: string, env: Record<string, string>, args: str
   return wrap(proc);
 }
 
-export function startCommand(command: string, args: string[]): Child {
-  return wrap(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+// `options` for what a command needs beyond stdio, e.g. `uid`/`gid` to run a server as its own user.
+export function startCommand(command: string, args: string[], options: Omit<SpawnOptions, 'stdio'> = {}): Child {
+  return wrap(spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 function wrap(proc: ChildProcess): Child {

@@ -1,0 +1,63 @@
+// Fault 5: two, then three relays and several workers at once, each its own process. SKIP LOCKED
+// gives each relay its own rows: the relays' published counters add up to exactly the number of
+// rows (each published once), and the audit finds each effect once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTES } from '../../src/events/routing.ts';
+import { createTestContext, type TestContext } from '../support/context.ts';
+import { RoleCluster, type RoleName, type RoleProcess } from './support/cluster.ts';
+import { driveOrders } from './support/driver.ts';
+import { faultEnv } from './support/env.ts';
+import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
+import { killAllTracked } from './support/tracked.ts';
+
+const ORDERS = 150;
+let ctx: TestContext;
+let cluster: RoleCluster;
+let audit: AuditQueues;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  audit = openQueues(ctx);
+  // Small batches and several loops per relay: the relays really compete for rows.
+  cluster = new RoleCluster(faultEnv(ctx, { RELAY_BATCH_SIZE: '10', RELAY_CONCURRENCY: '2' }));
+  await cluster.startMany([['api'], ['api'], ['worker', { WORKER_QUEUES: 'payments' }], ['worker', { WORKER_QUEUES: 'payments,deliveries' }], ['worker', { WORKER_QUEUES: 'deliveries,invoices' }]]);
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.close();
+  await killAllTracked();
+  await audit?.close();
+  await ctx?.cleanup();
+});
+
+async function publishedBy(relay: RoleProcess): Promise<number> {
+  const text = await (await fetch(`${relay.url}/metrics`)).text();
+  return Number(/^outbox_published_total (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+describe('several relays and workers at once', () => {
+  it.each([2, 3])('%i relays publish each row once; each effect happens once', async (n) => {
+    const relays = await cluster.startMany(Array.from({ length: n }, (): [RoleName] => ['relay']));
+    const result = await driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 60, name: `Relays${n}` }).done;
+    expect(result.statuses).toEqual({ 201: ORDERS });
+
+    const report = await settle(ctx, audit.queues);
+    expect(report.counts).toMatchObject({ ...NO_VIOLATIONS, stuck: 0 });
+    expect(await notExactlyOnce(ctx, result.accepted)).toEqual([]);
+
+    // The rows a relay had to publish: those routed to a queue (order.created and order.paid;
+    // events routed nowhere are written published).
+    const routed = Object.entries(ROUTES).flatMap(([type, queues]) => (queues.length > 0 ? [type] : []));
+    const [rows] = await ctx.sql<{ n: number; retried: number }[]>`
+      SELECT count(*)::int AS n, count(*) FILTER (WHERE attempts > 0 OR republished > 0)::int AS retried
+      FROM outbox WHERE aggregate_id = ANY(${result.accepted}::uuid[]) AND event_type = ANY(${routed}::text[])`;
+    expect(rows!.n).toBe(2 * ORDERS);
+    expect(rows!.retried).toBe(0);
+    const counts = await Promise.all(relays.map(publishedBy));
+    console.info(`${n} relays published ${counts.join(' + ')} = ${rows!.n} rows`);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(rows!.n);
+
+    // These relays stop cleanly before the next case starts its own.
+    for (const relay of relays) expect((await cluster.sigterm(relay)).code).toBe(0);
+  }, 90_000);
+});
