@@ -55,3 +55,21 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+// A port for a server a test stops and starts again on the same port (a private Redis, Postgres or
+// cluster node). freePort() hands out ports from the kernel's ephemeral range, so while such a
+// server is down another test's freePort() could be given its port and a restart would then find
+// someone else there. These come from below that range (32768+ on Linux), chosen at random and
+// checked free, so only two restartable servers could ever meet, and rarely.
+export async function restartablePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port between 20000 and 32000');
+}

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from './context.ts';
-import { freePort, startCommand, type Child } from './processes.ts';
+import { restartablePort, startCommand, type Child } from './processes.ts';
 
 const run = promisify(execFile);
 
@@ -22,7 +22,7 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-// Ports come from freePort(), so another process can take one before redis-server binds it: on any
+// A port can still be taken between the check and redis-server binding it: on any
 // failure to form the cluster, everything is torn down and tried again on fresh ports.
 export async function startLocalCluster(attempts = 3): Promise<LocalCluster> {
   for (let attempt = 1; ; attempt++) {
@@ -36,7 +36,7 @@ export async function startLocalCluster(attempts = 3): Promise<LocalCluster> {
 
 async function tryStartLocalCluster(): Promise<LocalCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'outbox-cluster-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
+  const ports = [await restartablePort(), await restartablePort(), await restartablePort()];
   const servers = new Map<number, Child>();
   const start = async (port: number) => {
     const server = startCommand('redis-server', [

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '../../support/context.ts';
-import { freePort, startCommand, type Child } from '../../support/processes.ts';
+import { restartablePort, startCommand, type Child } from '../../support/processes.ts';
 import { track } from './tracked.ts';
 
 const run = promisify(execFile);
@@ -27,7 +27,7 @@ export interface PrivateRedis {
 // persistent: AOF with fsync on every write, like production; otherwise nothing is kept on disk,
 // so a restart comes back empty (a restart without persistence, a failover to an empty replica).
 export async function startPrivateRedis({ persistent }: { persistent: boolean }): Promise<PrivateRedis> {
-  const port = await freePort();
+  const port = await restartablePort();
   const dir = await mkdtemp(join(tmpdir(), 'fault-redis-'));
   const persistence = persistent
     ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
@@ -45,6 +45,9 @@ export async function startPrivateRedis({ persistent }: { persistent: boolean })
       if (running()) return;
       server = track(startCommand('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--maxmemory-policy', 'noeviction', ...persistence]));
       await waitFor(`redis ${port} to answer`, async () => (await cli('ping')) === 'PONG', 10_000);
+      // The one answering must be ours, not a server of another test that took the port meanwhile.
+      const pid = /process_id:(\d+)/.exec(await cli('info', 'server'))?.[1];
+      if (Number(pid) !== server.proc.pid) throw new Error(`port ${port} is held by another redis-server (pid ${pid}); ours did not start`);
     },
     async kill() {
       if (!server) return;
