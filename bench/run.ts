@@ -9,15 +9,17 @@ import { benchLat } from './baselines/lat.ts';
 import { benchTx } from './baselines/tx.ts';
 import { benchWork } from './baselines/work.ts';
 import { Infra } from './lib/infra.ts';
-import { machineInfo, type Machine } from './lib/machine.ts';
+import { cpuSpeedIndex, machineInfo, type Machine } from './lib/machine.ts';
 import { killAllNow, peakRssByRole, stopAll } from './lib/procs.ts';
 import { parseArgs, type Phase } from './lib/profile.ts';
 import { computeRatios, table, targetsTable, verdicts } from './lib/report.ts';
-import { cpuTable, DISTURBED_CORES, disturbedWindows, figuresTable, ratioInputs, type Results } from './lib/results.ts';
+import { backlogTable, cpuTable, DISTURBED_CORES, disturbedWindows, figuresTable, ratioInputs, type Results } from './lib/results.ts';
 import { benchGraphile } from './peers/graphile/peer.ts';
 import { benchApi } from './project/api.ts';
+import { benchBacklog } from './project/backlog.ts';
 import { benchDrain } from './project/drain.ts';
 import { runPipeline } from './project/pipeline.ts';
+import { benchScaling } from './project/scaling.ts';
 
 const args = parseArgs(process.argv.slice(2));
 const { profile } = args;
@@ -46,7 +48,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function phase<T>(name: Phase, label: string, fn: () => Promise<T>): Promise<T | undefined> {
   if (!args.only.has(name)) return undefined;
-  log(`${label} …`);
+  const speed = cpuSpeedIndex();
+  (results.cpuSpeedByPhase ??= {})[name === 'baselines' ? label.split(':')[0]! : name] = speed;
+  log(`${label} … (CPU speed index ${speed})`);
   try {
     return await fn();
   } catch (err) {
@@ -80,7 +84,9 @@ try {
   results.seeds = await phase('seeds', `seeds' relay: e2e at P=${rateP}/s`, () =>
     runPipeline(infra, db, profile, { relay: 'seeds', rates: [{ name: 'P', rate: rateP, ms: profile.e2eCommonMs }], sustained: false }),
   );
-  results.drain = await phase('drain', `relay drain ${profile.drainRows} rows, memory ${profile.memRows} rows, seeds' drain`, () => benchDrain(infra, db, profile));
+  results.drain = await phase('drain', `relay drain ${profile.drainRows} rows, analyzed, seeds' drain`, () => benchDrain(infra, db, profile));
+  results.scaling = await phase('scaling', `relay scaling: ${profile.scaleRows} rows by 1, 2 and 3 relay processes × ${profile.scaleRounds}`, () => benchScaling(infra, db, profile));
+  results.backlog = await phase('backlog', `backlog: ${profile.backlogRows} rows drained, API at ${profile.backlogApiRate}/s`, () => benchBacklog(infra, db, profile));
 } catch (err) {
   console.error(err);
   results.errors!.push(String(err));
@@ -91,6 +97,7 @@ try {
 
 results.peakRssMbByRole = { ...peakRssByRole, harness: Math.round(process.resourceUsage().maxRSS / 102.4) / 10 };
 const ratios = computeRatios(ratioInputs(results));
+const cpuSpeedAtEnd = cpuSpeedIndex();
 const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
 
 if (machine) {
@@ -101,15 +108,17 @@ if (machine) {
     ['Postgres', `${machine.postgres} (synchronous_commit=${machine.postgresSettings.synchronous_commit}, fsync=${machine.postgresSettings.fsync}, autovacuum=${machine.postgresSettings.autovacuum})`],
     ['Redis', `${machine.redis} (appendonly=${machine.redisSettings.appendonly}, maxmemory-policy=${machine.redisSettings['maxmemory-policy']})`],
     ['load average', `${machine.loadAverageAtStart.join(' ')} at start, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at end`],
+    ['CPU speed index', `${machine.cpuSpeedAtStart} at start, ${Object.entries(results.cpuSpeedByPhase ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}, ${cpuSpeedAtEnd} at end (JSON round trips of an order per ms, one thread, before each phase; compare runs only when it agrees)`],
     ['command', `${command} (${profile.name} profile, ${seconds} s)`],
     ['source', machine.source ? `commit ${machine.source.commit}, ${machine.source.changedFiles} uncommitted file(s) under src/ and sql/` : 'unknown'],
   ])}`);
 }
 console.log(`\n## Figures\n\n${figuresTable(results)}`);
+if (results.backlog) console.log(`\n## Backlog drain by tenth of its time\n\n${backlogTable(results.backlog)}`);
 console.log(`\n## CPU during each window (cores)\n\n${cpuTable(results)}`);
 const disturbed = disturbedWindows(results);
 if (disturbed.length) console.log(`\nOther users kept more than ${DISTURBED_CORES} core busy during: ${disturbed.join(', ')}. Figures from these windows are low.`);
-console.log(`\n## Targets (ratios within this run)\n\n${targetsTable(ratios, results.drain?.memory.growthMb)}`);
+console.log(`\n## Targets (ratios within this run)\n\n${targetsTable(ratios, results.backlog?.memory.growthMb)}`);
 if (results.errors!.length) console.log(`\n${results.errors!.length} phase(s) failed:\n${results.errors!.map((e) => `- ${e}`).join('\n')}`);
 
 if (args.json) {
@@ -118,7 +127,7 @@ if (args.json) {
     profile,
     startedAt: startedAt.toISOString(),
     seconds,
-    machine: machine && { ...machine, loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100) },
+    machine: machine && { ...machine, loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100), cpuSpeedAtEnd },
     settings: { ...infra.settings },
     vacuumEveryS: args.vacuumEveryS ?? null,
     results,

@@ -26,6 +26,24 @@ function sourceState() {
   }
 }
 
+// A single-thread speed index: JSON round trips of the bench's order per millisecond, best of three
+// 200 ms tries. On a shared virtual machine the same CPU time can buy much less work from one hour
+// to the next (other guests on the host); figures of two runs compare only if this agrees too.
+export function cpuSpeedIndex(): number {
+  const order = { customer_name: 'Bench Customer', address: '1 Benchmark Way', items: [{ flavor: 'Margherita', size: 'medium', quantity: 2, unit_price_cents: 1250 }] };
+  let best = 0;
+  for (let k = 0; k < 3; k++) {
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < 200) {
+      for (let i = 0; i < 100; i++) JSON.parse(JSON.stringify(order));
+      n += 100;
+    }
+    best = Math.max(best, n / (performance.now() - t0));
+  }
+  return Math.round(best);
+}
+
 export async function machineInfo(serverUrl: string, redis: Redis) {
   const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
   try {
@@ -51,6 +69,7 @@ export async function machineInfo(serverUrl: string, redis: Redis) {
       redisSettings: { appendonly: await cfg('appendonly'), appendfsync: await cfg('appendfsync'), save: await cfg('save'), 'maxmemory-policy': await cfg('maxmemory-policy') },
       packages: Object.fromEntries(['bullmq', 'ioredis', 'postgres', 'hono', 'graphile-worker', 'autocannon', 'tsx'].map((p) => [p, pkgVersion(p)])),
       loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+      cpuSpeedAtStart: cpuSpeedIndex(),
       source: sourceState(),
     };
   } finally {

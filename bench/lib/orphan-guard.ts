@@ -1,9 +1,14 @@
 // Preloaded into every process the harness starts (node --expose-gc --import): when the harness
 // goes away, even killed outright, its IPC channel closes and this process stops itself
-// gracefully. On request it collects garbage and reports its memory (the memory figures).
+// gracefully. On request it collects garbage and reports its memory (the memory figures), or
+// reports its memory as it is, without collecting (the memory series sampled during a drain).
 if (process.channel) {
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   process.on('message', (m: { type?: string }) => {
+    if (m?.type === 'mem') {
+      process.send?.({ type: 'mem', ...process.memoryUsage() });
+      return;
+    }
     if (m?.type !== 'gc') return;
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();

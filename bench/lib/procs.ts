@@ -167,6 +167,26 @@ export async function memoryAfterGc(child: Child): Promise<Memory | undefined> {
   return reply && { rssMb: mb(reply.rss), heapUsedMb: mb(reply.heapUsed), externalMb: mb(reply.external) };
 }
 
+// A child's memory as it is (no collection): for series sampled while it works.
+export async function memoryNow(child: Child, timeoutMs = 1000): Promise<Memory | undefined> {
+  const reply = await new Promise<Record<string, number> | undefined>((resolve) => {
+    const on = (m: unknown) => {
+      if ((m as { type?: string }).type !== 'mem') return;
+      child.proc.off('message', on);
+      clearTimeout(timer);
+      resolve(m as Record<string, number>);
+    };
+    const timer = setTimeout(() => {
+      child.proc.off('message', on);
+      resolve(undefined);
+    }, timeoutMs);
+    child.proc.on('message', on);
+    child.send({ type: 'mem' });
+  });
+  const mb = (v: number | undefined) => Math.round((v ?? NaN) / 104857.6) / 10;
+  return reply && { rssMb: mb(reply.rss), heapUsedMb: mb(reply.heapUsed), externalMb: mb(reply.external) };
+}
+
 // Offset of a helper's clock from ours (ms, best of 50 ping-pongs): wallNow() in both should agree.
 export async function clockOffsetMs(child: Child): Promise<number> {
   let best = { rtt: Infinity, offset: NaN };

@@ -1,6 +1,6 @@
-// Command line and run sizes. The default run is thorough (about ten minutes); --quick keeps a
+// Command line and run sizes. The default run is thorough (about a quarter of an hour); --quick keeps a
 // run under about two minutes; --smoke is for developing the harness itself (seconds per phase).
-export const PHASES = ['baselines', 'api', 'lat', 'peer', 'pipeline', 'seeds', 'drain'] as const;
+export const PHASES = ['baselines', 'api', 'lat', 'peer', 'pipeline', 'seeds', 'drain', 'scaling', 'backlog'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Profile {
@@ -17,27 +17,35 @@ export interface Profile {
   sustainedMs: number; // sustained pipeline window (a minute in the default run)
   sustainedWindow: number; // most orders in flight (placed, not yet delivered) in the sustained runs
   drainRows: number; // relay drain backlog
-  memRows: number; // second, larger backlog for the memory check
   seedDrainCapMs: number; // the seeds' relay drains row by row: cap its time
   settleMs: number; // how long the last orders of a run may go without progress before giving up
+  scaleRows: number; // relay scaling: the backlog drained by 1, 2 and 3 relay processes
+  scaleRounds: number; // relay scaling: rounds over the three counts (alternating order)
+  backlogRows: number; // backlog: unpublished rows drained while the API is under load (and the memory check)
+  backlogApiRate: number; // backlog: POST /orders per second, open loop, before and during the drain
+  backlogBaselineMs: number; // backlog: the API's baseline window at that rate, no backlog
+  backlogCapMs: number; // backlog: give up on the drain after this long
 }
 
 const DEFAULT: Profile = {
   name: 'default', txMs: 15_000, warmMs: 3_000, addJobs: 100_000, workJobs: 100_000, apiMs: 15_000, apiRounds: 3,
   latMs: 20_000, e2eMs: 30_000, e2eCommonMs: 20_000, sustainedMs: 60_000, sustainedWindow: 2_000,
-  drainRows: 100_000, memRows: 1_000_000, seedDrainCapMs: 30_000, settleMs: 15_000,
+  drainRows: 100_000, seedDrainCapMs: 30_000, settleMs: 15_000,
+  scaleRows: 200_000, scaleRounds: 2, backlogRows: 1_000_000, backlogApiRate: 150, backlogBaselineMs: 30_000, backlogCapMs: 20 * 60_000,
 };
 
 const QUICK: Profile = {
   name: 'quick', txMs: 3_000, warmMs: 700, addJobs: 20_000, workJobs: 20_000, apiMs: 3_000, apiRounds: 1,
   latMs: 4_000, e2eMs: 5_000, e2eCommonMs: 4_000, sustainedMs: 6_000, sustainedWindow: 1_000,
-  drainRows: 20_000, memRows: 100_000, seedDrainCapMs: 4_000, settleMs: 8_000,
+  drainRows: 20_000, seedDrainCapMs: 4_000, settleMs: 8_000,
+  scaleRows: 40_000, scaleRounds: 1, backlogRows: 100_000, backlogApiRate: 150, backlogBaselineMs: 5_000, backlogCapMs: 3 * 60_000,
 };
 
 const SMOKE: Profile = {
   name: 'smoke', txMs: 1_000, warmMs: 300, addJobs: 2_000, workJobs: 2_000, apiMs: 1_500, apiRounds: 1,
   latMs: 1_500, e2eMs: 2_000, e2eCommonMs: 1_500, sustainedMs: 2_000, sustainedWindow: 300,
-  drainRows: 2_000, memRows: 10_000, seedDrainCapMs: 2_000, settleMs: 5_000,
+  drainRows: 2_000, seedDrainCapMs: 2_000, settleMs: 5_000,
+  scaleRows: 3_000, scaleRounds: 1, backlogRows: 5_000, backlogApiRate: 50, backlogBaselineMs: 1_500, backlogCapMs: 60_000,
 };
 
 export interface Args {
@@ -49,7 +57,7 @@ export interface Args {
 }
 
 export const USAGE = `usage: npm run bench -- [--quick | --smoke] [--json FILE] [--only ${PHASES.join(',')}] [--rate N]
-  (default)   the thorough run, about ten minutes
+  (default)   the thorough run, about a quarter of an hour
   --quick     the same figures with short windows and small backlogs, under about two minutes
   --smoke     tiny sizes, for working on the harness itself
   --json FILE write the raw figures, the machine and the ratios as JSON

@@ -5,8 +5,10 @@ import type { benchTx } from '../baselines/tx.ts';
 import type { benchWork } from '../baselines/work.ts';
 import type { benchGraphile } from '../peers/graphile/peer.ts';
 import type { benchApi } from '../project/api.ts';
+import type { benchBacklog } from '../project/backlog.ts';
 import type { benchDrain } from '../project/drain.ts';
 import type { PipelineResult } from '../project/pipeline.ts';
+import type { benchScaling } from '../project/scaling.ts';
 import { fmt, lat, table, type RatioInputs } from './report.ts';
 
 export interface Results {
@@ -21,9 +23,14 @@ export interface Results {
   pipeline?: PipelineResult;
   seeds?: PipelineResult;
   drain?: Awaited<ReturnType<typeof benchDrain>>;
+  scaling?: Awaited<ReturnType<typeof benchScaling>>;
+  backlog?: Backlog;
   peakRssMbByRole?: Record<string, number>;
+  cpuSpeedByPhase?: Record<string, number>; // lib/machine.ts cpuSpeedIndex() before each phase
   errors?: string[];
 }
+
+export type Backlog = Awaited<ReturnType<typeof benchBacklog>>;
 
 export function ratioInputs(r: Results): RatioInputs {
   return {
@@ -75,10 +82,52 @@ export function figuresTable(r: Results): string {
     ['Sustained', 'graphile-worker: delivered', rate(r.peer?.sustained.ordersPerS, 'orders/s'), backlogNote(r.peer?.sustained)],
     ['Relay claim', 'plan on the fresh backlog (drain)', r.drain?.ours.claimPlanBefore && `${fmt(r.drain.ours.claimPlanBefore.executionMs)} ms`, r.drain?.ours.claimPlanBefore && `${r.drain.ours.claimPlanBefore.plan}; ${r.drain.ours.claimPlanBefore.buffers} buffers; analyzed: ${r.drain.oursAnalyzed.claimPlanBefore?.plan} ${fmt(r.drain.oursAnalyzed.claimPlanBefore?.executionMs)} ms`],
     ['Relay claim', 'plan at the end of the pipeline runs', r.pipeline?.claimPlanAtEnd && `${fmt(r.pipeline.claimPlanAtEnd.executionMs)} ms`, r.pipeline?.claimPlanAtEnd && `${r.pipeline.claimPlanAtEnd.plan}; ${r.pipeline.claimPlanAtEnd.buffers} buffers for ${r.pipeline.claimPlanAtEnd.outboxRows} outbox rows`],
-    ['Memory', `relay RSS after ${r.drain?.memory.firstRows ?? '?'} rows → after ${r.drain?.memory.secondRows ?? '?'} more`, r.drain && `${fmt(r.drain.memory.relayRssAfterFirstMb, 1)} → ${fmt(r.drain.memory.relayRssAfterSecondMb, 1)} MB`, r.drain && `RSS after a forced GC; growth ${fmt(r.drain.memory.growthMb, 1)} MB (target: a few MB); heap ${fmt(r.drain.memory.relayAfterFirst?.heapUsedMb, 1)} → ${fmt(r.drain.memory.relayAfterSecond?.heapUsedMb, 1)} MB; second drain ${r.drain.memory.secondDrain.rowsPerS} rows/s with the queue trimmed`],
+    ['Memory', `relay RSS after GC: idle → after the drains of ${r.drain?.memory.firstRows ?? '?'} rows`, r.drain && `${fmt(r.drain.memory.relayIdle?.rssMb, 1)} → ${fmt(r.drain.memory.relayRssAfterFirstMb, 1)} MB`, r.drain && `heap ${fmt(r.drain.memory.relayIdle?.heapUsedMb, 1)} → ${fmt(r.drain.memory.relayAfterFirst?.heapUsedMb, 1)} MB; the large backlog: see Backlog`],
+    ...scalingRows(r),
+    ...backlogRows(r.backlog),
     ['Memory', 'peak RSS by process', r.peakRssMbByRole && Object.entries(r.peakRssMbByRole).map(([k, v]) => `${k} ${fmt(v, 0)} MB`).join(', '), 'VmHWM of each process, highest per role'],
   ];
   return table(['figure', 'what', 'value (median / p99 for latencies)', 'detail'], rows);
+}
+
+function scalingRows(r: Results): Array<Array<string | number | null | undefined>> {
+  const s = r.scaling;
+  if (!s) return [];
+  return s.byCount.map((c) => [
+    'Relay scaling',
+    `${c.relays} relay process${c.relays > 1 ? 'es' : ''}`,
+    rate(c.rowsPerS ?? undefined, 'rows/s'),
+    `${s.rows} rows, batch ${s.batchSize} × ${s.concurrencyPerRelay} loops each; runs ${c.runs.join(', ')}; ×${fmt(c.overOne)} of one relay` +
+      (c.cpu ? `; relays ${fmt(c.cpu.relay)}, Postgres ${fmt(c.cpu['postgres (our backends)'])}, Redis ${fmt(c.cpu.redis)}, machine ${fmt(c.cpu['machine busy'])} cores` : '') +
+      (c.postgres ? `; WAL ${fmt(c.postgres.walMbPerS, 1)} MB/s` : ''),
+  ]);
+}
+
+function backlogRows(b: Backlog | undefined): Array<Array<string | number | null | undefined>> {
+  if (!b) return [];
+  const api = (x: { p50?: number; p99?: number; max?: number; sent: number; errors: number } | undefined) =>
+    x?.p50 === undefined ? null : `${fmt(x.p50)} / ${fmt(x.p99)} ms`;
+  const m = b.memory;
+  return [
+    ['Backlog', `drain of ${b.rows} rows, API at ${b.apiRate}/s`, rate(b.drain.rowsPerS, 'rows/s'),
+      `${b.drain.seconds} s${b.drain.capped ? ' (CAPPED: not drained)' : ''}; by tenth of the time min ${b.drain.tenthRowsPerS.min} / median ${b.drain.tenthRowsPerS.median} / max ${b.drain.tenthRowsPerS.max} rows/s; ` +
+        `relay VACUUM (ANALYZE) ${b.drain.firstRelayVacuumAtS == null ? 'not during the drain' : `from ${b.drain.firstRelayVacuumAtS} s`}, ours seen running ${b.drain.vacuumSeconds} s; ` +
+        `WAL ${fmt(b.drain.postgres.walMbPerS, 1)} MB/s, ${b.drain.postgres.checkpoints} checkpoint(s); fill ${b.fillSeconds} s`],
+    ['Backlog', 'relay RSS during the drain (min / max / last)', m.rss && `${fmt(m.rss.min, 1)} / ${fmt(m.rss.max, 1)} / ${fmt(m.rss.last, 1)} MB`,
+      `sampled every second (${m.rss?.n ?? 0} samples); ${m.heap ? `heap ${fmt(m.heap.min, 1)} / ${fmt(m.heap.max, 1)} / ${fmt(m.heap.last, 1)} MB; ` : ''}after GC ${fmt(m.relayBefore?.rssMb, 1)} → ${fmt(m.relayAfter?.rssMb, 1)} MB (growth ${fmt(m.growthMb, 1)} MB; heap ${fmt(m.relayBefore?.heapUsedMb, 1)} → ${fmt(m.relayAfter?.heapUsedMb, 1)}); ${m.redisUsed ? `Redis used ${fmt(m.redisUsed.min, 0)}–${fmt(m.redisUsed.max, 0)} MB, ` : ''}${m.jobsTrimmed} jobs trimmed off the queue`],
+    ['Backlog', `API p50 / p99, ${b.apiRate}/s, no backlog`, api(b.api.baseline), `${b.api.baseline.sent} orders over ${b.api.baseline.seconds} s, ${b.api.baseline.errors} errors; max ${fmt(b.api.baseline.max)} ms; api + relay, client-side timing; WAL ${fmt(b.api.baseline.postgres.walMbPerS, 1)} MB/s`],
+    ['Backlog', `API p50 / p99, ${b.apiRate}/s, during the drain`, api(b.api.duringDrain), `${b.api.duringDrain.sent} orders, ${b.api.duringDrain.errors} errors; max ${fmt(b.api.duringDrain.max)} ms; p99 ×${fmt(b.api.p99DuringOverBaseline)} of the baseline`],
+    ['Backlog', "API orders' wait for the relay (created → claimed)", b.claimLag.duringDrain && `${fmt(b.claimLag.duringDrain.p50, 0)} / ${fmt(b.claimLag.duringDrain.p99, 0)} ms`,
+      `orders placed during the drain queue behind the backlog (oldest first); without a backlog ${b.claimLag.baseline ? `${fmt(b.claimLag.baseline.p50)} / ${fmt(b.claimLag.baseline.p99)} ms` : '—'}`],
+  ];
+}
+
+// The backlog drain over time: rows/s, the API's p99 and the relay's RSS in each tenth.
+export function backlogTable(b: Backlog): string {
+  return table(
+    ['from – to (s)', 'rows/s', 'API p99 (ms)', 'relay RSS max (MB)', 'our VACUUM/ANALYZE'],
+    b.tenths.map((t) => [`${fmt(t.fromS, b.drain.seconds < 10 ? 2 : 1)} – ${fmt(t.toS, b.drain.seconds < 10 ? 2 : 1)}`, fmt(t.rowsPerS, 0), fmt(t.apiP99Ms), fmt(t.relayRssMaxMb, 1), t.vacuum]),
+  );
 }
 
 function backlogNote(s: { window: number; inFlightAtStart: number; inFlightAtEnd: number; backlogAtStart?: Record<string, number>; backlogAtEnd?: Record<string, number>; seconds: number } | undefined) {
@@ -124,6 +173,9 @@ function cpuWindows(r: Results): Array<[string, Record<string, number>]> {
     ['e2e at P (graphile-worker)', r.peer?.e2e.cpu],
     ['sustained (ours)', r.pipeline?.sustained?.cpu],
     ['sustained (graphile-worker)', r.peer?.sustained.cpu],
+    ...(r.scaling?.byCount ?? []).map((c): [string, Record<string, number> | undefined] => [`relay scaling ×${c.relays}`, c.cpu]),
+    ['backlog: API, no backlog', r.backlog?.api.baseline.cpu],
+    ['backlog: drain + API', r.backlog?.drain.cpu],
   ];
   return windows.filter((w): w is [string, Record<string, number>] => !!w[1]);
 }

@@ -1,10 +1,10 @@
 // Relay drain: the api idle and no workers, a backlog of committed outbox rows (100k in the default
 // run) is filled in one statement while the relay (src/relay/main.ts, own process) is idle; the
 // clock starts when the fill has committed and a NOTIFY has woken the relay, and stops when no row
-// is left unpublished; then the same once more with the outbox analyzed first. Memory: the same
-// relay process then drains a second, larger backlog (1M in the default run) while the harness
-// empties the payments queue every second to spare Redis; its RSS after a forced GC is compared
-// with the one after the first backlogs. The seeds' stand-in drains the same backlog, time-capped.
+// is left unpublished; then the same once more with the outbox analyzed first. The relay's RSS
+// after a forced GC, idle and after these backlogs, is recorded. The seeds' stand-in drains the
+// same backlog, time-capped. (The large backlog and the memory check over it are the `backlog`
+// phase: project/backlog.ts.)
 import { Queue } from 'bullmq';
 import { createLogger } from '../../src/logger.ts';
 import { createFailFastRedis, waitUntilReady } from '../../src/redis/connection.ts';
@@ -62,7 +62,6 @@ export async function benchDrain(infra: Infra, db: BenchDb, profile: Profile) {
   await waitUntilReady(redis, 5000);
   const payments = new Queue('payments', { connection: redis, prefix: config.QUEUE_PREFIX });
   let relay: Child | undefined;
-  let trimmer: NodeJS.Timeout | undefined;
   const endMaintenance = infra.maintain(db);
   try {
     relay = await startRole('relay', 'src/relay/main.ts', env);
@@ -79,15 +78,6 @@ export async function benchDrain(infra: Infra, db: BenchDb, profile: Profile) {
     await sleep(1000);
     const afterFirst = await memoryAfterGc(relay);
 
-    // Memory: the large backlog, analyzed (unanalyzed, every claim sorts the whole remaining
-    // backlog and 1M rows take most of an hour), with the payments queue emptied every second.
-    await payments.drain();
-    await infra.truncate(db);
-    trimmer = setInterval(() => void payments.drain().catch(() => {}), 1000);
-    const second = await drain(db, profile.memRows, 30 * 60_000, probe, true);
-    clearInterval(trimmer);
-    await sleep(1000);
-    const afterSecond = await memoryAfterGc(relay);
     const stopped = await relay.stop();
     relay = undefined;
 
@@ -99,27 +89,20 @@ export async function benchDrain(infra: Infra, db: BenchDb, profile: Profile) {
     await seedRelay.stop();
     relay = undefined;
 
-    const growth = afterFirst && afterSecond ? round(afterSecond.rssMb - afterFirst.rssMb, 1) : null;
     return {
       ours: { ...ours, jobsInRedis, batchSize: config.RELAY_BATCH_SIZE, concurrency: config.RELAY_CONCURRENCY },
       oursAnalyzed,
       seeds,
       memory: {
         firstRows: profile.drainRows,
-        secondRows: profile.memRows,
-        secondDrain: second,
         relayIdle: idle,
         relayAfterFirst: afterFirst,
-        relayAfterSecond: afterSecond,
         relayRssAfterFirstMb: afterFirst?.rssMb,
-        relayRssAfterSecondMb: afterSecond?.rssMb,
         relayPeakRssMb: stopped?.peakMb,
-        growthMb: growth,
       },
     };
   } finally {
     await endMaintenance();
-    clearInterval(trimmer);
     await relay?.stop();
     await payments.close();
     redis.disconnect();

@@ -1,0 +1,42 @@
+// A backlog of committed order.created rows, filled and analyzed in ONE transaction: a relay
+// polling meanwhile sees either nothing or the whole backlog with its statistics, so a timed drain
+// can start at the commit without the relay having started early on a table the planner knows
+// nothing about. (ANALYZE inside a transaction samples the rows the transaction inserted.)
+import type { BenchDb } from './infra.ts';
+import { wallNow } from './clock.ts';
+import { BACKLOG_SQL } from './payload.ts';
+import { round } from './stats.ts';
+
+export interface Fill {
+  rows: number;
+  seconds: number;
+  // The fill's now(): row g of the backlog has created_at = base + g µs, so the oldest row still
+  // unpublished says how far the drain has got (see progress()).
+  base: string;
+  committedAt: number; // wallNow() when the commit returned
+}
+
+export async function fillAnalyzed(db: BenchDb, rows: number): Promise<Fill> {
+  const t0 = wallNow();
+  const base = await db.sql.begin(async (tx) => {
+    await tx.unsafe(BACKLOG_SQL, [rows]);
+    await tx`ANALYZE outbox`;
+    const [row] = await tx<{ base: string }[]>`SELECT now()::text AS base`;
+    return row!.base;
+  });
+  const committedAt = wallNow();
+  return { rows, seconds: round((committedAt - t0) / 1000, 2), base, committedAt };
+}
+
+// How many backlog rows the relay has taken so far, from the oldest row still unpublished (one
+// step down the relay's own partial index, as cheap as a claim). Rows claimed by a batch still in
+// flight count as not yet taken: the figure lags by at most RELAY_CONCURRENCY × RELAY_BATCH_SIZE
+// rows per relay process. Rows created after the backlog (the API's) do not count.
+export async function progress(db: BenchDb, fill: Fill): Promise<number> {
+  const [row] = await db.sql<{ us: number | null }[]>`
+    SELECT (extract(epoch FROM min(created_at) - ${fill.base}::timestamptz) * 1000000)::float8 AS us
+    FROM outbox WHERE published_at IS NULL AND dead_at IS NULL`;
+  const us = row!.us;
+  if (us === null) return fill.rows;
+  return Math.max(0, Math.min(fill.rows, Math.round(us) - 1));
+}
