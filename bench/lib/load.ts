@@ -40,6 +40,7 @@ export async function openLoop(o: {
 }): Promise<OpenLoopResult> {
   const total = Math.max(1, Math.round((o.rate * (o.durationMs + o.warmupMs)) / 1000));
   const measured: string[] = [];
+  const placed: string[] = []; // every order of the run, warm-up included
   const pending = new Set<Promise<void>>();
   let sent = 0;
   let errors = 0;
@@ -60,6 +61,7 @@ export async function openLoop(o: {
       const p = o.place().then(
         ({ id, t }) => {
           o.tracker.placed(id, t);
+          placed.push(id);
           if (!inWarmup) measured.push(id);
         },
         (err: unknown) => {
@@ -77,7 +79,10 @@ export async function openLoop(o: {
   const inFlightAtEnd = o.tracker.placedCount + pending.size - o.tracker.completedCount;
   await Promise.all(pending);
   const s0 = wallNow();
-  const incomplete = await o.tracker.settle(measured, o.settleMs);
+  // Every order of the run, not only the measured ones: a run stopped during its warm-up (a rate
+  // far above what the system sustains) must not leave its backlog to the next run.
+  await o.tracker.settle(placed, o.settleMs);
+  const incomplete = o.tracker.incomplete(measured);
   const settleSeconds = round((wallNow() - s0) / 1000, 2);
   const latency = Object.fromEntries(o.kinds.map((k) => [k, summarize(o.tracker.latencies(measured, k))]));
   if (firstError) console.warn(`  ${errors} orders failed; first: ${firstError}`);
