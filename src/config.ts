@@ -79,7 +79,7 @@ export const configSchema = z.object({
   RELAY_BATCH_SIZE: int(1, 5000).prefault('200'),
   RELAY_CONCURRENCY: int(1, 16).prefault('2'),
   RELAY_POLL_INTERVAL_MS: int(10, 600_000).prefault('1000'),
-  // Under a stream of wake-ups a relay loop claims at most once per this many ms (0: every wake-up).
+  // Under a stream of wake-ups a relay starts at most one small claim per this many ms (0: every wake-up).
   RELAY_COALESCE_MS: int(0, 1000).prefault('5'),
   RELAY_MAX_ATTEMPTS: int(1, 1000).prefault('10'),
   // A row that failed to publish waits this long, doubled on each further failure (at most 5 min).

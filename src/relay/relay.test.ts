@@ -53,6 +53,37 @@ describe('createRelay', () => {
     await relay.stop();
   });
 
+  it('spaces small claims relay-wide under a stream of wake-ups, whichever loop makes them', async () => {
+    const outbox = fakeOutbox(0);
+    const claimStarts: number[] = [];
+    const relay = createRelay({
+      processBatch: (limit, publish) => {
+        claimStarts.push(performance.now());
+        return outbox.processBatch(limit, publish);
+      },
+      publish: publishAll,
+      log,
+      batchSize: 100,
+      concurrency: 3,
+      pollIntervalMs: 600_000,
+      coalesceMs: 20,
+    });
+    relay.start();
+    const stream = setInterval(() => {
+      outbox.pending.push({ id: `r-${Math.random()}` } as OutboxRow);
+      relay.wake();
+    }, 1);
+    await until(() => claimStarts.length >= 8);
+    clearInterval(stream);
+    relay.wake();
+    await until(() => outbox.pending.length === 0);
+    await relay.stop();
+    const gaps = claimStarts.slice(1).map((t, i) => t - claimStarts[i]!);
+    // Timers never fire early by more than Node's 1 ms rounding.
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(19);
+    expect(outbox.published.length).toBeGreaterThan(claimStarts.length); // claims took several rows each
+  });
+
   it('backs off after a failed batch and carries on', async () => {
     const outbox = fakeOutbox(3);
     let failures = 2;

@@ -17,8 +17,9 @@ export interface RelayDeps {
   batchSize: number;
   concurrency: number;
   pollIntervalMs: number;
-  // Under a stream of wake-ups, a loop claims at most once per this many ms, so each claim takes
-  // a batch instead of a row or two; at a low rate (a wake-up now and then) it claims at once.
+  // Under a stream of wake-ups the relay (all its loops together) starts at most one small claim
+  // per this many ms, so each claim takes a batch instead of a row or two; a lone wake-up is
+  // served at once, and full batches (a backlog) are claimed flat out by every loop.
   coalesceMs?: number;
   onBatch?: (outcome: BatchOutcome, ms: number) => void;
 }
@@ -52,27 +53,53 @@ export function createRelay(deps: RelayDeps): Relay {
     return outcome;
   };
 
+  // Small claims are spaced relay-wide: each costs a transaction (begin, claim, mark, commit)
+  // whatever it carries, and one loop per wake-up is enough for a trickle.
+  let nextSmallClaimAt = -Infinity;
+  let smallClaimScheduled = false;
+
+  // Resolves false when this loop should not claim now: another loop is already waiting for the
+  // next slot and will take the rows this wake-up was for.
+  async function awaitSmallClaimSlot(): Promise<boolean> {
+    if (!deps.coalesceMs) return true;
+    if (smallClaimScheduled) return false;
+    const now = performance.now();
+    const at = Math.max(now, nextSmallClaimAt);
+    nextSmallClaimAt = at + deps.coalesceMs;
+    if (at > now) {
+      smallClaimScheduled = true;
+      try {
+        await setTimeout(at - now);
+      } finally {
+        smallClaimScheduled = false;
+      }
+    }
+    return true;
+  }
+
   async function loop(): Promise<void> {
     let backoffMs = 0;
-    let lastClaimAt = -Infinity;
     let lastWasFull = false;
     while (running) {
       try {
-        const sinceLast = performance.now() - lastClaimAt;
         // A backlog (the last batch was full) is drained flat out; only trickles are coalesced.
-        if (deps.coalesceMs && !lastWasFull && sinceLast < deps.coalesceMs) await setTimeout(deps.coalesceMs - sinceLast);
-        lastClaimAt = performance.now();
+        if (!lastWasFull && !(await awaitSmallClaimSlot())) {
+          await signal.wait(deps.pollIntervalMs);
+          continue;
+        }
+        if (!running) break;
         const claimed = await deps.processBatch(deps.batchSize, publishAndReport);
         lastWasFull = claimed >= deps.batchSize;
         if (backoffMs > 0) deps.log.info('relay recovered; publishing again');
         backoffMs = 0;
         if (!running) break;
-        if (claimed >= deps.batchSize) {
+        if (lastWasFull) {
           signal.notify(); // a full batch: there is probably more, so bring in another loop too
           continue;
         }
         await signal.wait(deps.pollIntervalMs);
       } catch (err) {
+        lastWasFull = false;
         backoffMs = Math.min(Math.max(backoffMs * 2, 50), MAX_BACKOFF_MS);
         deps.log.warn({ err: err instanceof Error ? err.message : String(err), retry_in_ms: backoffMs }, 'relay batch failed; rolled back, will retry');
         if (running) await signal.wait(backoffMs);

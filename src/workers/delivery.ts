@@ -52,7 +52,7 @@ export function createDeliveryProcessor(sql: Sql, settings: DispatchSettings) {
         if (!recorded.fresh) return { outcome: 'duplicate' };
         if (!recorded.moved) return { outcome: 'skipped', detail: `order was ${step.order.status}` };
         settings.onDelivered?.(step.order.createdAt);
-        return { outcome: 'done', detail: `courier ${courier}` };
+        return { outcome: 'done', detail: `courier ${courier}`, emitted: 'order.delivered' };
       },
       (err) => recordOrderFailure(sql, step, { from: ['paid'], to: 'delivery_failed', eventType: 'order.delivery_failed' }, err),
     );

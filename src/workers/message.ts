@@ -6,7 +6,7 @@ import { isConnectionError, type Db, type Sql } from '../db/client.ts';
 import { transitionOrder, type OrderStatus } from '../db/orders.ts';
 import { insertEvent } from '../db/outbox.ts';
 import { loadStepInput, type NextEvent } from '../db/steps.ts';
-import type { EventType, OutboxJobData } from '../events/routing.ts';
+import { routeFor, type EventType, type OutboxJobData } from '../events/routing.ts';
 import { currentTraceparent, newTraceparent } from '../tracing.ts';
 
 export interface Message {
@@ -20,6 +20,13 @@ export interface Message {
 export interface StepResult {
   outcome: 'done' | 'duplicate' | 'skipped';
   detail?: string;
+  emitted?: EventType; // the next event the step wrote, if any
+}
+
+// Only an event routed to a queue has work for the relay: a wake-up for the others (an invoice,
+// order.delivered) would cost an empty claim, a transaction that finds nothing.
+export function wakesRelay(result: StepResult): boolean {
+  return result.outcome === 'done' && result.emitted !== undefined && (routeFor(result.emitted)?.length ?? 0) > 0;
 }
 
 // What a step works from: the event and order as the database knows them, never as the job says.

@@ -47,7 +47,7 @@ export function createPaymentProcessor(sql: Sql, gateway: PaymentGateway) {
           next: nextEvent(step, 'order.paid', { charge_id: charge.chargeId, amount_cents: charge.amountCents }),
         });
         if (!recorded.fresh) return { outcome: 'duplicate' };
-        return recorded.moved ? { outcome: 'done', detail: `charge ${charge.chargeId}` } : { outcome: 'skipped', detail: 'order moved on' };
+        return recorded.moved ? { outcome: 'done', detail: `charge ${charge.chargeId}`, emitted: 'order.paid' } : { outcome: 'skipped', detail: 'order moved on' };
       },
       (err) => recordOrderFailure(sql, step, { from: ['pending_payment'], to: 'payment_failed', eventType: 'order.payment_failed' }, err),
     );

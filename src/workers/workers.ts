@@ -11,7 +11,7 @@ import { inSpan, traceIdOf } from '../tracing.ts';
 import { createDeliveryProcessor } from './delivery.ts';
 import { createSimulatedGateway } from './gateway.ts';
 import { createInvoiceProcessor } from './invoice.ts';
-import type { StepResult } from './message.ts';
+import { wakesRelay, type StepResult } from './message.ts';
 import { createPaymentProcessor } from './payment.ts';
 
 export interface Workers {
@@ -53,7 +53,7 @@ export function createWorkers(sql: Sql, config: Config, log: Logger, metrics: Me
         try {
           const result = await processors[queue](job);
           metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
-          if (result.outcome === 'done') onEventCommitted();
+          if (wakesRelay(result)) onEventCommitted();
           const fields = { queue, job_id: job.id, outbox_id: job.data?.outboxId, order_id: job.data?.aggregateId, trace_id: traceIdOf(job.data?.headers?.traceparent), detail: result.detail };
           if (result.outcome === 'duplicate') log.info(fields, 'duplicate message absorbed by the inbox');
           else log.info(fields, `${CONSUMER_OF_QUEUE[queue]} ${result.outcome}`);
