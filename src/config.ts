@@ -79,8 +79,8 @@ export const configSchema = z.object({
   RELAY_BATCH_SIZE: int(1, 5000).prefault('200'),
   RELAY_CONCURRENCY: int(1, 16).prefault('2'),
   RELAY_POLL_INTERVAL_MS: int(10, 600_000).prefault('1000'),
-  // Under a stream of wake-ups a relay starts at most one small claim per this many ms (0: every wake-up).
-  RELAY_COALESCE_MS: int(0, 1000).prefault('5'),
+  // The widest spacing of a relay's small claims under a heavy stream (0: claim on every wake-up).
+  RELAY_COALESCE_MS: int(0, 1000).prefault('20'),
   RELAY_MAX_ATTEMPTS: int(1, 1000).prefault('10'),
   // A row that failed to publish waits this long, doubled on each further failure (at most 5 min).
   RELAY_RETRY_BASE_MS: int(1, 600_000).prefault('1000'),

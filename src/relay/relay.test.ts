@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.ts';
 import type { OutboxRow } from '../db/outbox.ts';
 import type { BatchOutcome } from './publish.ts';
-import { createRelay } from './relay.ts';
+import { createRelay, smallClaimGapMs } from './relay.ts';
 
 const log = createLogger('silent', 'test');
 const publishAll = async (rows: OutboxRow[]): Promise<BatchOutcome> => ({ published: rows.map((r) => r.id), failed: [] });
@@ -53,7 +53,7 @@ describe('createRelay', () => {
     await relay.stop();
   });
 
-  it('spaces small claims relay-wide under a stream of wake-ups, whichever loop makes them', async () => {
+  it('spaces small claims relay-wide under a heavy stream of wake-ups, whichever loop makes them', async () => {
     const outbox = fakeOutbox(0);
     const claimStarts: number[] = [];
     const relay = createRelay({
@@ -63,24 +63,29 @@ describe('createRelay', () => {
       },
       publish: publishAll,
       log,
-      batchSize: 100,
+      batchSize: 1_000_000, // every claim is a small one
       concurrency: 3,
       pollIntervalMs: 600_000,
       coalesceMs: 20,
     });
     relay.start();
     const stream = setInterval(() => {
-      outbox.pending.push({ id: `r-${Math.random()}` } as OutboxRow);
+      // 50 rows a millisecond at most: a stream heavy enough for the widest spacing
+      for (let i = 0; i < 50; i++) outbox.pending.push({ id: `r-${Math.random()}` } as OutboxRow);
       relay.wake();
     }, 1);
-    await until(() => claimStarts.length >= 8);
+    // The relay measures the stream over a quarter of a second before it spaces claims fully.
+    const measuredFrom = performance.now() + 750;
+    const settled = () => claimStarts.filter((t) => t >= measuredFrom);
+    await until(() => settled().length >= 11);
     clearInterval(stream);
     relay.wake();
     await until(() => outbox.pending.length === 0);
     await relay.stop();
-    const gaps = claimStarts.slice(1).map((t, i) => t - claimStarts[i]!);
-    // Timers never fire early by more than Node's 1 ms rounding.
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(19);
+    // Each claim is scheduled 20 ms after the previous one's slot; a timer can fire late but never
+    // early, so ten gaps span at least 200 ms less how late the first of them fired.
+    const starts = settled().slice(0, 11);
+    expect(starts[10]! - starts[0]!).toBeGreaterThanOrEqual(180);
     expect(outbox.published.length).toBeGreaterThan(claimStarts.length); // claims took several rows each
   });
 
@@ -108,5 +113,14 @@ describe('createRelay', () => {
     relay.start();
     await new Promise((r) => setImmediate(r));
     await relay.stop(); // would hang for ten minutes if stop did not wake the loops
+  });
+});
+
+describe('smallClaimGapMs', () => {
+  it('grows with the stream, so a light one keeps its latency and a heavy one gets batches', () => {
+    expect(smallClaimGapMs(0, 20)).toBe(0);
+    expect(smallClaimGapMs(300, 20)).toBe(3);
+    expect(smallClaimGapMs(1000, 20)).toBe(10);
+    expect(smallClaimGapMs(50_000, 20)).toBe(20);
   });
 });
