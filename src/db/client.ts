@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 export type Sql = postgres.Sql;
 export type TxSql = postgres.TransactionSql;
 // A query function takes either the pool or a transaction, so callers choose the transaction.
-export type Db = Sql | TxSql;
+export type ReservedSql = postgres.ReservedSql;
+export type Db = Sql | TxSql | ReservedSql;
 
 export interface DbOptions {
   url: string;
@@ -53,3 +54,24 @@ export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && CONNECTION_ERROR_CODES.has(code);
 }
+
+// A transaction on a reserved connection, for callers that send BEGIN together with their first
+// statement and COMMIT together with their last (sql.begin() waits for each on its own, two round
+// trips more). `fn` must do both; when it throws, the transaction is rolled back here.
+export async function inReservedTransaction<T>(sql: Sql, fn: (tx: ReservedSql) => Promise<T>): Promise<T> {
+  const tx = await sql.reserve();
+  let lost = false;
+  try {
+    return await fn(tx);
+  } catch (err) {
+    lost = isConnectionError(err);
+    // Postgres answers a ROLLBACK outside a transaction with a warning, so it is safe wherever fn stopped.
+    if (!lost) await tx`ROLLBACK`.catch((rollbackErr: unknown) => (lost = isConnectionError(rollbackErr)));
+    throw err;
+  } finally {
+    // A connection that closed under us is already back in the pool's closed set, to be reconnected
+    // on demand; releasing it would put a dead socket among the open ones.
+    if (!lost) tx.release();
+  }
+}
+

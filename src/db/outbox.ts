@@ -18,7 +18,9 @@ export interface OutboxRow {
 // Locks up to `limit` committed rows still to publish, oldest first. SKIP LOCKED lets several
 // relays (or several loops of one relay) claim disjoint batches; claiming by state rather than by
 // "id after the last one seen" means a row whose transaction committed late is still found.
-export async function claimUnpublished(db: Db, limit: number): Promise<OutboxRow[]> {
+// Like markPublished and recordPublishFailure, it returns the query unsent (postgres.js sends it
+// when awaited or executed), so the relay decides what goes out with it in one round trip.
+export function claimUnpublished(db: Db, limit: number) {
   return db<OutboxRow[]>`
     SELECT id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, attempts,
            octet_length(payload::text) AS payload_bytes
@@ -30,15 +32,14 @@ export async function claimUnpublished(db: Db, limit: number): Promise<OutboxRow
 }
 
 // Marks a whole batch published in one statement.
-export async function markPublished(db: Db, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db`UPDATE outbox SET published_at = now(), last_error = NULL WHERE id = ANY(${ids as string[]}::uuid[])`;
+export function markPublished(db: Db, ids: readonly string[]) {
+  return db`UPDATE outbox SET published_at = now(), last_error = NULL WHERE id = ANY(${ids as string[]}::uuid[])`;
 }
 
 // Records a failed publish of one row; after `maxAttempts` the row is dead and is never tried again
 // until an operator requeues it. Until then it waits an exponential delay so it cannot block others.
-export async function recordPublishFailure(db: Db, id: string, error: string, retry: { maxAttempts: number; baseDelayMs: number }): Promise<void> {
-  await db`
+export function recordPublishFailure(db: Db, id: string, error: string, retry: { maxAttempts: number; baseDelayMs: number }) {
+  return db`
     UPDATE outbox SET
       attempts = attempts + 1,
       last_error = ${error.slice(0, 2000)},

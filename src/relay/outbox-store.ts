@@ -1,22 +1,33 @@
 // The relay's transaction around one batch: claim, publish (outside Postgres), record, commit.
-import type { Sql } from '../db/client.ts';
+import { inReservedTransaction, type Sql } from '../db/client.ts';
 import { claimUnpublished, markPublished, recordPublishFailure, type OutboxRow } from '../db/outbox.ts';
 import { claimUnconfirmed, markConfirmed, markForRepublish, type UnconfirmedRow } from '../db/reconcile.ts';
 import { crashPoint } from '../fault-points.ts';
 import type { BatchOutcome } from './publish.ts';
 import type { Verdict } from './reconciler.ts';
 
+// Two round trips to Postgres per batch, not four: BEGIN goes out with the claim and COMMIT with
+// the marks (a relay under a stream of orders makes hundreds of small batches a second).
 export function createBatchProcessor(sql: Sql, retry: { maxAttempts: number; baseDelayMs: number }) {
   return async (limit: number, publish: (rows: OutboxRow[]) => Promise<BatchOutcome>): Promise<number> =>
-    sql.begin(async (tx) => {
-      const rows = await claimUnpublished(tx, limit);
-      if (rows.length === 0) return 0;
+    inReservedTransaction(sql, async (tx) => {
+      // execute() sends a query now, in the order written; left to `await`, postgres.js would send
+      // each when its promise job runs, which is not always the order they were written in.
+      const [, rows] = await Promise.all([tx`BEGIN`.execute(), claimUnpublished(tx, limit).execute()]);
+      if (rows.length === 0) {
+        await tx`COMMIT`;
+        return 0;
+      }
       // If publishing throws (Redis away), the transaction rolls back: rows stay unpublished and
       // unlocked, and any job that did reach Redis is deduplicated by its jobId on the next try.
       const outcome = await publish(rows);
       crashPoint('relay-after-add');
-      await markPublished(tx, outcome.published);
-      for (const f of outcome.failed) await recordPublishFailure(tx, f.id, f.error, retry);
+      // A failing mark aborts the transaction, and Postgres then answers the COMMIT with a rollback.
+      await Promise.all([
+        ...(outcome.published.length > 0 ? [markPublished(tx, outcome.published).execute()] : []),
+        ...outcome.failed.map((f) => recordPublishFailure(tx, f.id, f.error, retry).execute()),
+        tx`COMMIT`.execute(),
+      ]);
       return rows.length;
     });
 }
