@@ -47,6 +47,7 @@ describe('loadConfig', () => {
 
   it('refuses retention shorter than the jobs it must outlive', () => {
     expect(() => loadConfig({ OUTBOX_RETENTION_S: '3600', JOB_KEEP_FAILED_S: '7200' })).toThrow(/OUTBOX_RETENTION_S: must be at least JOB_KEEP_FAILED_S/);
+    expect(() => loadConfig({ PG_POOL_MAX: '2', RELAY_CONCURRENCY: '2' })).toThrow(/PG_POOL_MAX: must be more than RELAY_CONCURRENCY/);
     expect(() => loadConfig({ INBOX_RETENTION_S: '3600', JOB_KEEP_COMPLETED_S: '7200' })).toThrow(/INBOX_RETENTION_S/);
   });
 

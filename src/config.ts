@@ -74,7 +74,8 @@ export const configSchema = z.object({
   DATABASE_LISTEN_URL: url(['postgres:', 'postgresql:']).optional(),
   // Prepared statements; set false behind PgBouncer in transaction mode.
   PG_PREPARE: bool.prefault('true'),
-  PG_POOL_MAX: int(1, 500).prefault('10'),
+  // postgres.js pipelines queries on a connection, so a few carry a process's load (see README).
+  PG_POOL_MAX: int(1, 500).prefault('4'),
   PG_CONNECT_TIMEOUT_S: int(1, 120).prefault('5'),
   RELAY_BATCH_SIZE: int(1, 5000).prefault('200'),
   RELAY_CONCURRENCY: int(1, 16).prefault('2'),
@@ -155,6 +156,9 @@ function crossFieldProblems(c: Config): Array<[string, string]> {
   }
   if (c.INBOX_RETENTION_S < c.JOB_KEEP_COMPLETED_S) {
     problems.push(['INBOX_RETENTION_S', `must be at least JOB_KEEP_COMPLETED_S (${c.JOB_KEEP_COMPLETED_S}): past the jobId dedupe window only the inbox stops a duplicate`]);
+  }
+  if (c.PG_POOL_MAX <= c.RELAY_CONCURRENCY) {
+    problems.push(['PG_POOL_MAX', `must be more than RELAY_CONCURRENCY (${c.RELAY_CONCURRENCY}): each relay loop holds a connection through its batch, and the rest of the process needs one too`]);
   }
   return problems;
 }

@@ -1,19 +1,19 @@
 // B_tx: the order + outbox transaction exactly as the API runs it (the order store's place(): one
-// CTE statement, one commit), straight from postgres.js, at the API's concurrency (PG_POOL_MAX
-// transactions in flight, one per pooled connection), without HTTP.
+// CTE statement, one commit), straight from postgres.js, at the API's concurrency (CLIENTS
+// transactions in flight over a pool of PG_POOL_MAX connections, which pipelines them), without HTTP.
 import { createOrderStore } from '../../src/api/order-store.ts';
 import { eventHeadersFor } from '../../src/api/trace.ts';
 import { createSql } from '../../src/db/client.ts';
 import { wallNow } from '../lib/clock.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
 import { ORDER_BODY } from '../lib/payload.ts';
-import type { Profile } from '../lib/profile.ts';
+import { CLIENTS, type Profile } from '../lib/profile.ts';
 import { round, summarize } from '../lib/stats.ts';
 
 export async function benchTx(infra: Infra, db: BenchDb, profile: Profile) {
   const config = infra.config(db, 'tx');
-  const concurrency = config.PG_POOL_MAX;
-  const sql = createSql({ url: db.url, max: concurrency, connectTimeoutS: 10 });
+  const concurrency = CLIENTS;
+  const sql = createSql({ url: db.url, max: config.PG_POOL_MAX, connectTimeoutS: 10 });
   const store = createOrderStore(sql, () => {});
   const run = async (ms: number, latencies?: number[]) => {
     const end = wallNow() + ms;

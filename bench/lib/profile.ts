@@ -3,6 +3,11 @@
 export const PHASES = ['baselines', 'api', 'lat', 'peer', 'pipeline', 'seeds', 'drain', 'scaling', 'backlog'] as const;
 export type Phase = (typeof PHASES)[number];
 
+// Orders in flight at once wherever the harness drives orders as fast as it can: the API's
+// autocannon connections, B_tx's transactions (over a pool of PG_POOL_MAX connections, as the API
+// has), the sustained closed loops. Fixed, so that changing the pool changes the service, not the load.
+export const CLIENTS = 20;
+
 export interface Profile {
   name: 'default' | 'quick' | 'smoke';
   txMs: number; // B_tx measuring window

@@ -11,7 +11,7 @@ import type { CpuUse } from '../lib/cpu.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
 import { ORDER_BODY } from '../lib/payload.ts';
 import { freePort, startRole, type Child } from '../lib/procs.ts';
-import type { Profile } from '../lib/profile.ts';
+import { CLIENTS, type Profile } from '../lib/profile.ts';
 import { median, round } from '../lib/stats.ts';
 
 export interface ApiRun {
@@ -26,7 +26,7 @@ type Mode = 'alone' | 'on' | 'off';
 
 export async function benchApi(infra: Infra, db: BenchDb, profile: Profile) {
   const config = infra.config(db, 'api');
-  const connections = 2 * config.PG_POOL_MAX;
+  const connections = CLIENTS;
   const port = await freePort();
   const env = infra.roleEnv(db, 'api', { PORT: String(port) });
   const deaf = await infra.database('nowake');

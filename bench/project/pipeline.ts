@@ -15,7 +15,7 @@ import { claimPlan } from './claim-plan.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
 import { closedLoop, openLoop, type ClosedLoopResult, type OpenLoopResult } from '../lib/load.ts';
 import { clockOffsetMs, freePort, startHelper, startRole, type Child } from '../lib/procs.ts';
-import type { Profile } from '../lib/profile.ts';
+import { CLIENTS, type Profile } from '../lib/profile.ts';
 import { feedMarks, OrderTracker } from '../lib/tracker.ts';
 
 export interface PipelineResult {
@@ -69,7 +69,7 @@ export async function runPipeline(
         tracker,
         place: http.place,
         window: profile.sustainedWindow,
-        concurrency: 2 * config.PG_POOL_MAX,
+        concurrency: CLIENTS,
         warmupMs: Math.max(profile.warmMs, 2000),
         durationMs: profile.sustainedMs,
         settleMs: profile.settleMs,

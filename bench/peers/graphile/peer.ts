@@ -10,7 +10,7 @@ import type { Infra } from '../../lib/infra.ts';
 import { closedLoop, openLoop } from '../../lib/load.ts';
 import { ORDER_BODY, ORDER_TOTAL } from '../../lib/payload.ts';
 import { clockOffsetMs, startHelper } from '../../lib/procs.ts';
-import type { Profile } from '../../lib/profile.ts';
+import { CLIENTS, type Profile } from '../../lib/profile.ts';
 import { feedMarks, OrderTracker } from '../../lib/tracker.ts';
 import { PLACE_ORDER_SQL } from './tasks.ts';
 
@@ -38,7 +38,7 @@ export async function benchGraphile(infra: Infra, profile: Profile, commonRate: 
       tracker,
       place,
       window: profile.sustainedWindow,
-      concurrency: 2 * config.PG_POOL_MAX,
+      concurrency: CLIENTS,
       warmupMs: Math.max(profile.warmMs, 2000),
       durationMs: profile.sustainedMs,
       settleMs: profile.settleMs,
