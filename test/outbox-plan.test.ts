@@ -2,7 +2,7 @@
 // the table of published rows grows.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimUnpublished } from '../src/db/outbox.ts';
+import { claimUnpublished, type ClaimOrder } from '../src/db/outbox.ts';
 import { createTestContext, type TestContext } from './support/context.ts';
 
 let ctx: TestContext;
@@ -37,11 +37,11 @@ function nodes(plan: PlanNode): PlanNode[] {
 
 // The exact text claimUnpublished sends, caught with postgres.js's debug hook, so the test explains
 // the relay's real statement rather than a copy of it.
-async function claimStatement(): Promise<string> {
+async function claimStatement(order: ClaimOrder): Promise<string> {
   const seen: string[] = [];
   const spy = postgres(ctx.config.DATABASE_URL, { max: 1, onnotice: () => {}, debug: (_conn, query) => seen.push(query) });
   try {
-    await spy.begin((tx) => claimUnpublished(tx, 200));
+    await spy.begin((tx) => claimUnpublished(tx, 200, order));
   } finally {
     await spy.end();
   }
@@ -49,8 +49,8 @@ async function claimStatement(): Promise<string> {
 }
 
 describe('the claim query', () => {
-  it('uses the partial index of unpublished rows, never a scan of the whole table', async () => {
-    const statement = await claimStatement();
+  it.each(['oldest', 'newest'] as const)('claiming %s first uses the partial index of unpublished rows, never a scan of the whole table', async (order) => {
+    const statement = await claimStatement(order);
     const plan = await ctx.sql.begin(async (tx) => {
       const [row] = await tx.unsafe(`EXPLAIN (FORMAT JSON) ${statement}`, [200]);
       return (row as unknown as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;

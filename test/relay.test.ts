@@ -124,6 +124,23 @@ describe('the relay', () => {
     expect(second.length).toBeGreaterThan(0);
   });
 
+  it('publishes an order placed behind a backlog without waiting for the backlog (one loop claims newest first)', async () => {
+    const backlog: string[] = Array.from({ length: 2000 }, () => randomUUID());
+    await ctx.sql`
+      INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at)
+      SELECT id, 'order', gen_random_uuid(), 'order.delivered', '{}'::jsonb, now() - interval '1 hour'
+      FROM unnest(${backlog}::uuid[]) AS id`;
+    const { eventId } = await placeOrder();
+    const published: string[] = [];
+    const relay = instrumentedRelay(published);
+    relay.start();
+    await waitFor('the backlog to drain', async () => (await unpublishedCount()) === 0);
+    await relay.stop();
+    // Batches of 50: oldest first alone, the new order would come after all 2000.
+    expect(published.indexOf(eventId)).toBeGreaterThanOrEqual(0);
+    expect(published.indexOf(eventId)).toBeLessThan(200);
+  });
+
   it('still publishes a row whose transaction committed after later rows', async () => {
     const published: string[] = [];
     const relay = instrumentedRelay(published);

@@ -15,18 +15,20 @@ export interface OutboxRow {
   payload_bytes: number;
 }
 
-// Locks up to `limit` committed rows still to publish, oldest first. SKIP LOCKED lets several
-// relays (or several loops of one relay) claim disjoint batches; claiming by state rather than by
-// "id after the last one seen" means a row whose transaction committed late is still found.
+export type ClaimOrder = 'oldest' | 'newest';
+
+// Locks up to `limit` committed rows still to publish, oldest (or newest) first. SKIP LOCKED lets
+// several relays (or several loops of one relay) claim disjoint batches; claiming by state rather
+// than by "id after the last one seen" means a row whose transaction committed late is still found.
 // Like markPublished and recordPublishFailure, it returns the query unsent (postgres.js sends it
 // when awaited or executed), so the relay decides what goes out with it in one round trip.
-export function claimUnpublished(db: Db, limit: number) {
+export function claimUnpublished(db: Db, limit: number, order: ClaimOrder = 'oldest') {
   return db<OutboxRow[]>`
     SELECT id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, attempts,
            octet_length(payload::text) AS payload_bytes
     FROM outbox
     WHERE published_at IS NULL AND dead_at IS NULL AND available_at <= now()
-    ORDER BY created_at
+    ORDER BY created_at ${order === 'newest' ? db`DESC` : db``}
     LIMIT ${limit}
     FOR UPDATE SKIP LOCKED`;
 }

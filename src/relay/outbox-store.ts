@@ -1,6 +1,6 @@
 // The relay's transaction around one batch: claim, publish (outside Postgres), record, commit.
 import { inReservedTransaction, type Sql } from '../db/client.ts';
-import { claimUnpublished, markPublished, recordPublishFailure, type OutboxRow } from '../db/outbox.ts';
+import { claimUnpublished, markPublished, recordPublishFailure, type ClaimOrder, type OutboxRow } from '../db/outbox.ts';
 import { claimUnconfirmed, markConfirmed, markForRepublish, type UnconfirmedRow } from '../db/reconcile.ts';
 import { crashPoint } from '../fault-points.ts';
 import type { BatchOutcome } from './publish.ts';
@@ -9,11 +9,11 @@ import type { Verdict } from './reconciler.ts';
 // Two round trips to Postgres per batch, not four: BEGIN goes out with the claim and COMMIT with
 // the marks (a relay under a stream of orders makes hundreds of small batches a second).
 export function createBatchProcessor(sql: Sql, retry: { maxAttempts: number; baseDelayMs: number }) {
-  return async (limit: number, publish: (rows: OutboxRow[]) => Promise<BatchOutcome>): Promise<number> =>
+  return async (limit: number, publish: (rows: OutboxRow[]) => Promise<BatchOutcome>, order: ClaimOrder = 'oldest'): Promise<number> =>
     inReservedTransaction(sql, async (tx) => {
       // execute() sends a query now, in the order written; left to `await`, postgres.js would send
       // each when its promise job runs, which is not always the order they were written in.
-      const [, rows] = await Promise.all([tx`BEGIN`.execute(), claimUnpublished(tx, limit).execute()]);
+      const [, rows] = await Promise.all([tx`BEGIN`.execute(), claimUnpublished(tx, limit, order).execute()]);
       if (rows.length === 0) {
         await tx`COMMIT`;
         return 0;

@@ -3,16 +3,17 @@
 // in-process hand-off or a NOTIFY) and polls as a fallback, so nothing waits on the signal alone.
 import { setTimeout } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { OutboxRow } from '../db/outbox.ts';
+import type { ClaimOrder, OutboxRow } from '../db/outbox.ts';
 import type { BatchOutcome } from './publish.ts';
 import { traceIdOf } from '../tracing.ts';
 import { StreamRate } from './stream-rate.ts';
 import { WakeSignal } from './wake-signal.ts';
 
 export interface RelayDeps {
-  // Claims up to `limit` rows in a transaction, hands them to `publish`, records its outcome and
-  // commits; returns how many rows it claimed. The rows stay locked until it returns.
-  processBatch: (limit: number, publish: (rows: OutboxRow[]) => Promise<BatchOutcome>) => Promise<number>;
+  // Claims up to `limit` rows (oldest or newest first) in a transaction, hands them to `publish`,
+  // records its outcome and commits; returns how many rows it claimed. The rows stay locked until
+  // it returns.
+  processBatch: (limit: number, publish: (rows: OutboxRow[]) => Promise<BatchOutcome>, order: ClaimOrder) => Promise<number>;
   publish: (rows: OutboxRow[]) => Promise<BatchOutcome>;
   log: Logger;
   batchSize: number;
@@ -89,7 +90,11 @@ export function createRelay(deps: RelayDeps): Relay {
     return true;
   }
 
-  async function loop(): Promise<void> {
+  // The second loop claims newest first: behind a backlog (after an outage) new orders are
+  // published at once instead of after the whole backlog, while the other loops drain it oldest
+  // first. An order has one event waiting at most (the next is written by the step that consumes
+  // the one before), and each step checks the order's status rather than trusting event order.
+  async function loop(order: ClaimOrder): Promise<void> {
     let backoffMs = 0;
     let lastWasFull = false;
     while (running) {
@@ -100,7 +105,7 @@ export function createRelay(deps: RelayDeps): Relay {
           continue;
         }
         if (!running) break;
-        const claimed = await deps.processBatch(deps.batchSize, publishAndReport);
+        const claimed = await deps.processBatch(deps.batchSize, publishAndReport, order);
         streamRate.add(claimed);
         lastWasFull = claimed >= deps.batchSize;
         if (backoffMs > 0) deps.log.info('relay recovered; publishing again');
@@ -124,7 +129,7 @@ export function createRelay(deps: RelayDeps): Relay {
     start() {
       if (running) return;
       running = true;
-      loops = Array.from({ length: deps.concurrency }, () => loop());
+      loops = Array.from({ length: deps.concurrency }, (_, i) => loop(i === 1 ? 'newest' : 'oldest'));
     },
     async stop() {
       if (!running) return;
