@@ -74,4 +74,3 @@ export async function inReservedTransaction<T>(sql: Sql, fn: (tx: ReservedSql) =
     if (!lost) tx.release();
   }
 }
-

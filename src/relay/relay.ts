@@ -34,8 +34,8 @@ export interface Relay {
 
 const MAX_BACKOFF_MS = 2000;
 
-// Each claim costs a transaction (begin, claim, mark, commit: about five round trips) whatever it
-// carries, so under a stream the relay spaces small claims in proportion to the stream's rate:
+// Each claim costs a transaction (two round trips to Postgres, one to Redis) whatever it carries,
+// so under a stream the relay spaces small claims, relay-wide, in proportion to the stream's rate:
 // λ rows/s gives λ/100 ms (a claim then carries about λ²/100 000 rows: 1 at 300/s, 2.5 at 500/s,
 // 40 at 2 000/s), up to `maxMs`. A light stream keeps its latency (a gap of a few ms at most),
 // and a heavy one, which would otherwise spend a CPU core on near-empty transactions, gets the
@@ -65,8 +65,7 @@ export function createRelay(deps: RelayDeps): Relay {
     return outcome;
   };
 
-  // Small claims are spaced relay-wide: each costs a transaction (begin, claim, mark, commit)
-  // whatever it carries, and one loop per wake-up is enough for a trickle.
+  // One loop per wake-up is enough for a trickle: the others wait for the next.
   let nextSmallClaimAt = -Infinity;
   let smallClaimScheduled = false;
   const streamRate = new StreamRate(250);
