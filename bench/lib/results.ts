@@ -118,7 +118,7 @@ function backlogRows(b: Backlog | undefined): Array<Array<string | number | null
     ['Backlog', `API p50 / p99, ${b.apiRate}/s, no backlog`, api(b.api.baseline), `${b.api.baseline.sent} orders over ${b.api.baseline.seconds} s, ${b.api.baseline.errors} errors; max ${fmt(b.api.baseline.max)} ms; api + relay, client-side timing; WAL ${fmt(b.api.baseline.postgres.walMbPerS, 1)} MB/s`],
     ['Backlog', `API p50 / p99, ${b.apiRate}/s, during the drain`, api(b.api.duringDrain), `${b.api.duringDrain.sent} orders, ${b.api.duringDrain.errors} errors; max ${fmt(b.api.duringDrain.max)} ms; p99 ×${fmt(b.api.p99DuringOverBaseline)} of the baseline`],
     ['Backlog', "API orders' wait for the relay (created → claimed)", b.claimLag.duringDrain && `${fmt(b.claimLag.duringDrain.p50, 0)} / ${fmt(b.claimLag.duringDrain.p99, 0)} ms`,
-      `orders placed during the drain queue behind the backlog (oldest first); without a backlog ${b.claimLag.baseline ? `${fmt(b.claimLag.baseline.p50)} / ${fmt(b.claimLag.baseline.p99)} ms` : '—'}`],
+      `orders placed during the drain (one relay loop claims newest first); without a backlog ${b.claimLag.baseline ? `${fmt(b.claimLag.baseline.p50)} / ${fmt(b.claimLag.baseline.p99)} ms` : '—'}`],
   ];
 }
 

@@ -7,7 +7,7 @@
 //     in one transaction (lib/fill.ts: the statistics the relay's own VACUUM (ANALYZE), or
 //     autovacuum, would have gathered during a long outage), the relay idle meanwhile;
 //  3. drain: from the commit (and a NOTIFY) until the last backlog row is published, with the same
-//     load on the API. Every 100 ms the drain's progress (the oldest row still unpublished); every
+//     load on the API. Every 100 ms the drain's progress (the oldest and newest rows still unpublished); every
 //     second the relay's RSS and heap (no forced GC), Redis' memory and whether a VACUUM or ANALYZE
 //     of ours runs. The relay's RSS after a forced GC before (after a warm-up drain of `drainRows`
 //     rows and the baseline) and after: the memory target.
@@ -215,8 +215,8 @@ export async function benchBacklog(infra: Infra, db: BenchDb, profile: Profile) 
     const pgUse = await pg.stop();
     const peakRss = relay ? readRss(relay.pid)?.peakMb : undefined;
 
-    // The API's orders placed during the drain were queued behind the backlog (claims go oldest
-    // first): how long they waited to be claimed.
+    // The API's orders placed during the drain: how long they waited to be claimed (one relay loop
+    // claims newest first, so not behind the backlog).
     await waitUntil('the relay to publish the orders placed during the drain', async () => !(await anyLeft(db)), profile.settleMs, 100).catch(() => {});
     const drainClaimLag = await claimLag(db, 'created_at > $1::timestamptz', [lastRow!.last]);
     await sleep(500);
