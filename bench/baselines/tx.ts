@@ -12,14 +12,13 @@ import { round, summarize } from '../lib/stats.ts';
 
 export async function benchTx(infra: Infra, db: BenchDb, profile: Profile) {
   const config = infra.config(db, 'tx');
-  const concurrency = CLIENTS;
   const sql = createSql({ url: db.url, max: config.PG_POOL_MAX, connectTimeoutS: 10 });
   const store = createOrderStore(sql, () => {});
   const run = async (ms: number, latencies?: number[]) => {
     const end = wallNow() + ms;
     let n = 0;
     await Promise.all(
-      Array.from({ length: concurrency }, async () => {
+      Array.from({ length: CLIENTS }, async () => {
         while (wallNow() < end) {
           const t = wallNow();
           await store.place(ORDER_BODY, eventHeadersFor(undefined, undefined));
@@ -37,7 +36,7 @@ export async function benchTx(infra: Infra, db: BenchDb, profile: Profile) {
     const t0 = wallNow();
     const n = await run(profile.txMs, latencies);
     const seconds = (wallNow() - t0) / 1000;
-    return { txPerS: round(n / seconds, 1), transactions: n, seconds: round(seconds, 2), concurrency, latencyMs: summarize(latencies), cpu: await cpu.stop() };
+    return { txPerS: round(n / seconds, 1), transactions: n, seconds: round(seconds, 2), concurrency: CLIENTS, latencyMs: summarize(latencies), cpu: await cpu.stop() };
   } finally {
     await sql.end({ timeout: 5 });
     await infra.truncate(db);

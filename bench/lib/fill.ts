@@ -10,8 +10,8 @@ import { round } from './stats.ts';
 export interface Fill {
   rows: number;
   seconds: number;
-  // The fill's now(): row g of the backlog has created_at = base + g µs, so the oldest row still
-  // unpublished at each end says how far the drain has got (see progress()).
+  // The fill's now(): row g of the backlog has created_at = base + g µs, so the oldest and newest
+  // rows still unpublished say how far the drain has got from each end (see progress()).
   base: string;
   committedAt: number; // wallNow() when the commit returned
 }

@@ -7,8 +7,8 @@
 //     in one transaction (lib/fill.ts: the statistics the relay's own VACUUM (ANALYZE), or
 //     autovacuum, would have gathered during a long outage), the relay idle meanwhile;
 //  3. drain: from the commit (and a NOTIFY) until the last backlog row is published, with the same
-//     load on the API. Every 100 ms the drain's progress (the oldest and newest rows still unpublished); every
-//     second the relay's RSS and heap (no forced GC), Redis' memory and whether a VACUUM or ANALYZE
+//     load on the API. Every 100 ms the drain's progress (the oldest and newest rows still
+//     unpublished); every second the relay's RSS and heap (no forced GC), Redis' memory and whether a VACUUM or ANALYZE
 //     of ours runs. The relay's RSS after a forced GC before (after a warm-up drain of `drainRows`
 //     rows and the baseline) and after: the memory target.
 // No workers: the figures asked for are the relay's and the API's, and workers would turn a million
