@@ -13,12 +13,22 @@
 // The patch: a connection without a socket refuses new work with CONNECTION_CLOSED (the error the
 // transaction already has), a flush without a socket drops its bytes, and closing resets the
 // write buffer and timer, and forgets the dead backend's last error (which was otherwise handed to
-// the first query after the reconnect). Idempotent; on another postgres version it only warns, so an upgrade is
-// never blocked (check then whether the upstream fix is in, and drop this file).
+// the first query after the reconnect). Idempotent.
+//
+// package.json pins postgres to exactly 3.4.9, and this script fails the install (one line, exit 1)
+// when the installed driver is another version or the code it patches is not found: an unpatched
+// driver is never installed silently. Every edit carries MARK, and every process checks at start
+// (assertPatchedDriver() in src/db/driver-guard.ts) that each of FILES carries it, so a tree
+// installed with --ignore-scripts refuses to run instead of running unpatched.
+// To upgrade postgres: check whether the upstream fix is in (then drop this file and the guard),
+// or port the edits to the new version and change VERSION with the pin.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const VERSION = '3.4.9';
+// The guard's marker: src/db/driver-guard.ts looks for this exact string in each of FILES.
 const MARK = 'pizza-outbox patch (porsager/postgres#1208)';
+// The same three builds (ESM, CommonJS, Cloudflare) that postgres 3.4.9 ships, all patched.
+const FILES = ['src/connection.js', 'cjs/src/connection.js', 'cf/src/connection.js'];
 const root = new URL('../node_modules/postgres/', import.meta.url);
 
 // [anchor, replacement, how many times the anchor occurs]
@@ -50,26 +60,43 @@ const EDITS = [
   ],
 ];
 
+class PatchError extends Error {}
+
 function main() {
   const pkgUrl = new URL('package.json', root);
-  if (!existsSync(pkgUrl)) return; // postgres not installed (yet)
+  if (!existsSync(pkgUrl)) throw new PatchError('node_modules/postgres is not installed; run `npm ci`.');
   const { version } = JSON.parse(readFileSync(pkgUrl, 'utf8'));
   if (version !== VERSION) {
-    console.warn(`patches/postgres.mjs: postgres is ${version}, not ${VERSION}; not patched. Check porsager/postgres#1208 is fixed in it, then remove this patch.`);
-    return;
+    throw new PatchError(
+      `node_modules/postgres is ${version}, the patch is written for ${VERSION}: run \`npm ci\` (package.json pins ${VERSION}); ` +
+        `to upgrade, check porsager/postgres#1208 is fixed in ${version} and drop this patch, or port it and change VERSION.`,
+    );
   }
-  for (const file of ['src/connection.js', 'cjs/src/connection.js', 'cf/src/connection.js']) {
+  // Every file is checked before any is written, so a failure leaves the driver as it was.
+  const writes = [];
+  for (const file of FILES) {
     const url = new URL(file, root);
-    if (!existsSync(url)) continue;
+    if (!existsSync(url)) throw new PatchError(`postgres/${file} is missing from postgres ${VERSION}: reinstall it with \`npm ci\`.`);
     let text = readFileSync(url, 'utf8');
-    if (text.includes(MARK)) continue;
+    if (text.includes(MARK)) continue; // patched already
     for (const [anchor, replacement, count] of EDITS) {
       const found = text.split(anchor).length - 1;
-      if (found !== count) throw new Error(`patches/postgres.mjs: expected ${count} of ${JSON.stringify(anchor)} in postgres/${file}, found ${found}`);
+      if (found !== count) {
+        throw new PatchError(
+          `expected ${count} of ${JSON.stringify(anchor)} in postgres/${file}, found ${found}: the code the patch edits is not there; reinstall postgres ${VERSION} with \`npm ci\`.`,
+        );
+      }
       text = text.replaceAll(anchor, replacement);
     }
-    writeFileSync(url, text);
+    writes.push([url, text]);
   }
+  for (const [url, text] of writes) writeFileSync(url, text);
 }
 
-main();
+try {
+  main();
+} catch (err) {
+  if (!(err instanceof PatchError)) throw err;
+  console.error(`patches/postgres.mjs: ${err.message}`);
+  process.exit(1);
+}
