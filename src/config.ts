@@ -1,7 +1,7 @@
 // The one place the environment is read. Parsed once at start; a bad value stops the process with
 // one line naming the variable. Tests pass their own `env` object instead of process.env.
 import { z } from 'zod';
-import { QUEUE_NAMES, type QueueName } from './events/routing.ts';
+import { QUEUE_NAMES, type QueueName } from './orders/topology.ts';
 import { FAULT_POINTS, type FaultPlan } from './fault-points.ts';
 
 const int = (min: number, max: number) =>
@@ -37,11 +37,17 @@ const commaList = z.string().transform((v) => v.split(',').map((s) => s.trim()).
 
 const queueList = commaList
   .transform((v) => [...new Set(v)])
-  .pipe(z.array(z.enum(QUEUE_NAMES)).min(1, `expected a comma-separated list of ${QUEUE_NAMES.join(', ')}`));
+  .pipe(z.array(z.enum(QUEUE_NAMES as [QueueName, ...QueueName[]])).min(1, `expected a comma-separated list of ${QUEUE_NAMES.join(', ')}`));
 
 // Every variable is a string in the environment; defaults are strings too so the same parser runs.
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).prefault('postgres://postgres:postgres@localhost:5432/outbox'),
+  // The invoice service's own database; unset, it keeps its tables beside the orders.
+  INVOICES_DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  // HMAC keys events are signed with (comma-separated: the first signs, any verifies). Unset, the
+  // relays and consumers of one database share a random key kept in it; a consumer in another
+  // database (INVOICES_DATABASE_URL) needs it set, the same in every process.
+  OUTBOX_SIGNING_KEY: commaList.pipe(z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1, 'expected at least one key')).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).prefault('redis://localhost:6379'),
   // host:port,host:port,… seed nodes of a Redis Cluster; when set it wins over REDIS_URL (whose
   // user and password still apply).
@@ -139,7 +145,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? 'environment');
-    const shown = name in present && !/PASSWORD|URL/.test(name) ? ` (got "${present[name]}")` : '';
+    const shown = name in present && !/PASSWORD|URL|KEY/.test(name) ? ` (got "${present[name]}")` : '';
     throw new ConfigError(`Invalid configuration: ${name}${shown}: ${issue?.message ?? 'invalid'}. Fix it in the environment or .env and start again.`);
   }
   for (const [name, problem] of crossFieldProblems(parsed.data)) {
@@ -156,6 +162,9 @@ function crossFieldProblems(c: Config): Array<[string, string]> {
   }
   if (c.INBOX_RETENTION_S < c.JOB_KEEP_COMPLETED_S) {
     problems.push(['INBOX_RETENTION_S', `must be at least JOB_KEEP_COMPLETED_S (${c.JOB_KEEP_COMPLETED_S}): past the jobId dedupe window only the inbox stops a duplicate`]);
+  }
+  if (c.INVOICES_DATABASE_URL && !c.OUTBOX_SIGNING_KEY) {
+    problems.push(['OUTBOX_SIGNING_KEY', 'must be set when INVOICES_DATABASE_URL is: the invoice service verifies events with the key the relays sign them with, and cannot read the order database\'s own key (generate one with `openssl rand -base64 33`)']);
   }
   if (c.PG_POOL_MAX <= c.RELAY_CONCURRENCY) {
     problems.push(['PG_POOL_MAX', `must be more than RELAY_CONCURRENCY (${c.RELAY_CONCURRENCY}): each relay loop holds a connection through its batch, and the rest of the process needs one too`]);

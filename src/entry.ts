@@ -1,9 +1,11 @@
 // What every entry file does: read config (one clear line on a bad value), prepare the database,
 // start the chosen roles, and turn SIGTERM/SIGINT into a graceful stop. A second signal, or the
 // grace period running out, forces the exit.
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { databasePlan } from './databases.ts';
 import { createSql } from './db/client.ts';
-import { ensureDatabase, listMigrations, migrate } from './db/migrate.ts';
+import { assertPatchedDriver } from './db/driver-guard.ts';
+import { ensureDatabase, migrate, missingMigrations } from './db/migrate.ts';
 import { createLogger } from './logger.ts';
 import { createSystem, type Role } from './system.ts';
 
@@ -21,23 +23,12 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
   const log = createLogger(config.LOG_LEVEL, name);
 
   try {
-    const sql = createSql({ url: config.DATABASE_URL, max: 1, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
-    try {
-      if (opts.prepareDatabase) {
-        await sql.end();
-        await ensureDatabase(config.DATABASE_URL, log);
-        const migrator = createSql({ url: config.DATABASE_URL, max: 1, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
-        await migrate(migrator, log).finally(() => migrator.end({ timeout: 5 }));
-      } else {
-        await assertMigrated(sql);
-      }
-    } finally {
-      await sql.end({ timeout: 5 });
-    }
+    assertPatchedDriver();
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'cannot prepare the database: check DATABASE_URL and that Postgres is running');
+    log.fatal((err as Error).message);
     process.exit(1);
   }
+  await prepareDatabases(config, log, opts.prepareDatabase);
 
   const system = createSystem(config, log, roles);
   let stopping = false;
@@ -75,15 +66,27 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
   }
 }
 
-async function assertMigrated(sql: ReturnType<typeof createSql>): Promise<void> {
-  const expected = await listMigrations();
-  // Only a missing table means "never migrated"; an unreachable Postgres was reported as missing
-  // migrations, which sent operators to `npm run migrate` during an outage.
-  const rows = await sql<{ name: string }[]>`SELECT name FROM schema_migrations`.catch((err: { code?: string }) => {
-    if (err.code === '42P01') return []; // undefined_table
-    throw err;
-  });
-  const applied = new Set(rows.map((r) => r.name));
-  const missing = expected.filter((m) => !applied.has(m));
-  if (missing.length > 0) throw new Error(`the database lacks migrations ${missing.join(', ')}: run npm run migrate first`);
+// `npm start` creates and migrates its databases; a role process only checks them, so a deploy
+// migrates once (npm run migrate) and no role starts on a schema it does not know.
+async function prepareDatabases(config: Config, log: ReturnType<typeof createLogger>, migrateThem: boolean): Promise<void> {
+  for (const db of databasePlan(config)) {
+    try {
+      if (migrateThem) await ensureDatabase(db.url, log);
+      const sql = createSql({ url: db.url, max: 1, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
+      try {
+        if (migrateThem) await migrate(sql, db.sets, log);
+        else {
+          const missing = await missingMigrations(sql, db.sets);
+          if (missing.length > 0) throw new Error(`the database of ${db.variable} lacks migrations ${missing.join(', ')}: run npm run migrate first`);
+        }
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+    } catch (err) {
+      const message = (err as Error).message;
+      const hint = /migrat/.test(message) ? '' : `: check ${db.variable} and that Postgres is running`;
+      log.fatal({ err: message }, `cannot prepare the database${hint}`);
+      process.exit(1);
+    }
+  }
 }

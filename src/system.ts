@@ -1,141 +1,142 @@
-// The composition root every process uses: it builds the shared clients and the roles asked for
-// (api, relay, workers), starts them in order and stops them in reverse. Entry files only pick
-// the roles and handle signals; tests build the same system with their own config.
+// The composition root every process uses: the order service on the outbox engine, and the invoice
+// service beside it, with the roles asked for (api, relay, workers), started in order and stopped
+// in reverse. Entry files only pick the roles and handle signals; tests build the same system with
+// their own config.
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { Config } from './config.ts';
-import { createSql, type Sql } from './db/client.ts';
-import type { Logger } from './logger.ts';
-import { mountAdmin, BOARD_PATH } from './api/admin.ts';
+import type { Worker } from 'bullmq';
+import type { Registry } from 'prom-client';
+import { BOARD_PATH, mountAdmin } from './api/admin.ts';
 import { createApiApp } from './api/app.ts';
 import { gracefulCloser } from './api/graceful-close.ts';
 import { createOrderStore } from './api/order-store.ts';
-import { createOutboxOperations } from './outbox-admin/operations.ts';
+import type { Config } from './config.ts';
+import { createSql, type Sql } from './db/client.ts';
+import { deleteExpiredIdempotencyKeys } from './db/idempotency.ts';
+import { createOutboxEngine, type Consumers, type OutboxEngine, type RelayRole } from './engine/index.ts';
 import { setFaultPlan } from './fault-points.ts';
-import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { createInvoiceService, type InvoiceService } from './invoices/service.ts';
+import type { Logger } from './logger.ts';
+import { createHttpMetrics, createRegistry } from './metrics/metrics.ts';
 import { startMetricsServer } from './metrics/server.ts';
-import { createCoalescedNotifier, WAKE_CHANNEL } from './relay/notifier.ts';
-import { createRelayRole, type RelayRole } from './relay/relay-role.ts';
-import { checkEvictionPolicy, createCommandConnection, waitUntilReady } from './redis/connection.ts';
-import { closeQueues, createQueues, type Queues } from './redis/queues.ts';
-import { createWorkers, type Workers } from './workers/workers.ts';
+import { ORDER_TOPOLOGY, type OrderEventType, type QueueName } from './orders/topology.ts';
+import { orderConsumers } from './workers/workers.ts';
 
 export type Role = 'api' | 'relay' | 'workers';
+export type OrderEngine = OutboxEngine<OrderEventType, QueueName>;
 
 export interface System {
   start(): Promise<void>;
   stop(): Promise<void>;
   sql: Sql;
-  queues: Queues;
-  metrics: Metrics;
-  app?: OpenAPIHono;
-  relay?: RelayRole;
-  workers?: Workers;
+  engine: OrderEngine;
+  queues: OrderEngine['queues'];
+  registry: Registry;
+  app?: OpenAPIHono | undefined;
+  relay?: RelayRole | undefined;
+  // Every BullMQ Worker of this process (the order service's and the invoice service's).
+  workers: Worker[];
   // The bound ports once started (useful with PORT=0 in tests).
   port(): number;
   metricsPort(): number | undefined;
   adminPassword: string;
 }
 
-const NOTIFY_MIN_GAP_MS = 5;
+function buildApi(config: Config, log: Logger, sql: Sql, engine: OrderEngine, registry: Registry, adminPassword: string): OpenAPIHono {
+  return createApiApp({
+    store: createOrderStore(sql, engine, config.IDEMPOTENCY_KEY_TTL_S),
+    health: {
+      postgres: async () => void (await sql`SELECT 1`),
+      // A key command, not PING: on a cluster it must reach the master holding our queues' slot.
+      redis: async () => void (await engine.redis.exists(`${config.QUEUE_PREFIX}:ready-probe`)),
+    },
+    log,
+    metrics: { registry, ...createHttpMetrics(registry) },
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    corsOrigins: config.CORS_ORIGINS,
+    mountAdmin: (a) => mountAdmin(a, { user: config.ADMIN_USER, password: adminPassword, queues: engine.queues, outbox: engine.operations }),
+  });
+}
+
+// The relay of the orders outbox; it also prunes the API's idempotency keys.
+function buildRelay(config: Config, sql: Sql, engine: OrderEngine): RelayRole {
+  return engine.relay({
+    pruneTasks: [{ table: 'idempotency_keys', prune: (limit) => deleteExpiredIdempotencyKeys(sql, config.IDEMPOTENCY_KEY_TTL_S, limit) }],
+  });
+}
+
+function buildWorkers(config: Config, log: Logger, sql: Sql, engine: OrderEngine, registry: Registry) {
+  const orders: Consumers = engine.consumers(orderConsumers(sql, config, registry));
+  const invoices: InvoiceService | undefined = config.WORKER_QUEUES.includes('invoices') ? createInvoiceService(config, log, registry) : undefined;
+  return { orders, invoices, workers: [...orders.workers, ...(invoices?.consumers.workers ?? [])] };
+}
+
+async function listen(app: OpenAPIHono, config: Config): Promise<ServerType> {
+  return new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
+  });
+}
+
+function announce(log: Logger, config: Config, server: ServerType, adminPassword: string): void {
+  const url = `http://localhost:${(server.address() as AddressInfo).port}`;
+  log.info({ url }, `API listening on ${url}`);
+  if (config.ADMIN_PASSWORD) log.info(`Bull Board at ${url}${BOARD_PATH} (user ${config.ADMIN_USER})`);
+  else log.info(`Bull Board at ${url}${BOARD_PATH}: user ${config.ADMIN_USER}, generated password ${adminPassword} (set ADMIN_PASSWORD to choose one)`);
+}
 
 export function createSystem(config: Config, log: Logger, roles: readonly Role[]): System {
   setFaultPlan(config.FAULT_INJECTION);
   const has = (r: Role) => roles.includes(r);
   const sql = createSql({ url: config.DATABASE_URL, max: config.PG_POOL_MAX, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, prepare: config.PG_PREPARE, log });
-  const redis = createCommandConnection(config, log, 'outbox-commands');
-  const queues = createQueues(redis, config, (err) => log.debug({ err: err.message }, 'queue connection error'));
-  const metrics = createMetrics();
-  const relay = has('relay') ? createRelayRole({ config, log, sql, redis, queues, metrics }) : undefined;
-  // Next to a relay, API and workers hand new events off in-process; otherwise they wake the
-  // relays elsewhere with a coalesced NOTIFY after their commit.
-  const notifier = relay
-    ? undefined
-    : createCoalescedNotifier(() => sql.notify(WAKE_CHANNEL, ''), NOTIFY_MIN_GAP_MS, (err) =>
-        log.debug({ err: (err as Error).message }, 'relay wake-up NOTIFY failed; relays will poll'),
-      );
-  const onEventCommitted = relay ? () => relay.wake() : () => notifier!.poke();
-  const workers = has('workers') ? createWorkers(sql, config, log, metrics, onEventCommitted) : undefined;
-
+  const registry = createRegistry();
+  const engine = createOutboxEngine({ topology: ORDER_TOPOLOGY, sql, settings: config, log, registry });
+  const relay = has('relay') ? buildRelay(config, sql, engine) : undefined;
+  const workers = has('workers') ? buildWorkers(config, log, sql, engine, registry) : undefined;
   const adminPassword = config.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
+  const app = has('api') ? buildApi(config, log, sql, engine, registry, adminPassword) : undefined;
   let server: ServerType | undefined;
   let closeServer: (() => Promise<void>) | undefined;
   let metricsServer: Server | undefined;
-  let app: OpenAPIHono | undefined;
-  if (has('api')) {
-    app = createApiApp({
-      store: createOrderStore(sql, onEventCommitted, config.IDEMPOTENCY_KEY_TTL_S),
-      health: {
-        postgres: async () => void (await sql`SELECT 1`),
-        // A key command, not PING: on a cluster it must reach the master holding our queues' slot.
-        redis: async () => void (await redis.exists(`${config.QUEUE_PREFIX}:ready-probe`)),
-      },
-      log,
-      metrics,
-      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-      corsOrigins: config.CORS_ORIGINS,
-      mountAdmin: (a) =>
-        mountAdmin(a, { user: config.ADMIN_USER, password: adminPassword, queues, outbox: createOutboxOperations(sql, queues, onEventCommitted) }),
-    });
-  }
-
-  async function checkRedis(): Promise<void> {
-    try {
-      await waitUntilReady(redis, 3000);
-    } catch {
-      log.warn('Redis is not answering yet; orders are still accepted and will be published once it is back');
-      redis.once('ready', () => void checkEvictionPolicy(redis, log, false));
-      return;
-    }
-    await checkEvictionPolicy(redis, log, config.REDIS_REQUIRE_NOEVICTION);
-  }
 
   return {
     sql,
-    queues,
-    metrics,
+    engine,
+    queues: engine.queues,
+    registry,
     app,
     relay,
-    workers,
+    workers: workers?.workers ?? [],
     adminPassword,
     port: () => (server?.address() as AddressInfo | null)?.port ?? config.PORT,
     metricsPort: () => (metricsServer?.address() as AddressInfo | null)?.port,
     async start() {
-      await checkRedis();
-      await workers?.start();
+      await engine.start();
+      await workers?.invoices?.start();
+      await workers?.orders.start();
       await relay?.start();
       if (app) {
-        const fetch = app.fetch;
-        server = await new Promise<ServerType>((resolve) => {
-          const s = serve({ fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
-        });
+        server = await listen(app, config);
         closeServer = gracefulCloser(server as Server); // serve() makes an HTTP/1 server
-        const url = `http://localhost:${(server.address() as AddressInfo).port}`;
-        log.info({ url }, `API listening on ${url}`);
-        if (config.ADMIN_PASSWORD) log.info(`Bull Board at ${url}${BOARD_PATH} (user ${config.ADMIN_USER})`);
-        else log.info(`Bull Board at ${url}${BOARD_PATH}: user ${config.ADMIN_USER}, generated password ${adminPassword} (set ADMIN_PASSWORD to choose one)`);
+        announce(log, config, server, adminPassword);
       } else {
-        metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT, config.HOST, log);
+        metricsServer = await startMetricsServer(registry, config.METRICS_PORT, config.HOST, log);
       }
       log.info({ roles, queues: workers ? config.WORKER_QUEUES : undefined }, 'started');
     },
     async stop() {
       // Reverse order of start: stop intake first, then publishing, then let active jobs finish.
-      if (closeServer) {
-        const close = closeServer;
-        closeServer = undefined;
-        server = undefined;
-        await close();
-      }
+      const close = closeServer;
+      closeServer = undefined;
+      server = undefined;
+      await close?.();
       metricsServer?.close();
-      notifier?.stop();
       await relay?.stop();
-      await workers?.stop();
-      await closeQueues(queues);
-      redis.disconnect();
+      await workers?.orders.stop();
+      await workers?.invoices?.stop();
+      await engine.stop();
       await sql.end({ timeout: 5 });
     },
   };

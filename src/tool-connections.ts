@@ -5,7 +5,8 @@ import type { Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
 import { createLogger } from './logger.ts';
 import { createCommandConnection, waitUntilReady, type RedisConnection } from './redis/connection.ts';
-import { closeQueues, createQueues, type Queues } from './redis/queues.ts';
+import { closeQueues } from './redis/queues.ts';
+import { createOrderQueues, type OrderQueues } from './orders/queues.ts';
 
 const REDIS_READY_TIMEOUT_MS = 5000;
 
@@ -17,7 +18,7 @@ export class SetupError extends Error {
 export interface ToolConnections {
   sql: Sql;
   redis: RedisConnection;
-  queues: Queues;
+  queues: OrderQueues;
 }
 
 export function openToolConnections(config: Config, name: string, sqlMax = 2): ToolConnections {
@@ -25,7 +26,7 @@ export function openToolConnections(config: Config, name: string, sqlMax = 2): T
   const log = createLogger('silent', name);
   const sql = createSql({ url: config.DATABASE_URL, max: sqlMax, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, prepare: config.PG_PREPARE, log });
   const redis = createCommandConnection(config, log, name);
-  const queues = createQueues(redis, config);
+  const queues = createOrderQueues(redis, config);
   return { sql, redis, queues };
 }
 

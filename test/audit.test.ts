@@ -8,7 +8,8 @@ import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit, type AuditItem, type AuditReport, type Category } from '../src/audit/audit.ts';
 import { workerRedisOptions } from '../src/redis/connection.ts';
-import { closeQueues, createQueues, type Queues } from '../src/redis/queues.ts';
+import { closeQueues } from '../src/redis/queues.ts';
+import { createOrderQueues, type OrderQueues as Queues } from '../src/orders/queues.ts';
 import { createTestContext, waitFor, type TestContext } from './support/context.ts';
 import { startNode } from './support/processes.ts';
 import { effectCounts, postJson, startSystem } from './support/system.ts';
@@ -20,7 +21,7 @@ let queues: Queues;
 let tmp: string;
 beforeAll(async () => {
   ctx = await createTestContext();
-  queues = createQueues(ctx.redis, ctx.config);
+  queues = createOrderQueues(ctx.redis, ctx.config);
   tmp = await mkdtemp(join(tmpdir(), 'audit-test-'));
 });
 afterAll(async () => {

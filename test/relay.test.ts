@@ -5,7 +5,8 @@ import type { Db } from '../src/db/client.ts';
 import { insertOrderWithEvent } from '../src/db/orders.ts';
 import type { OutboxRow } from '../src/db/outbox.ts';
 import { createFailFastRedis, waitUntilReady } from '../src/redis/connection.ts';
-import { closeQueues, createQueues, type Queues } from '../src/redis/queues.ts';
+import { closeQueues } from '../src/redis/queues.ts';
+import { createOrderQueues, type OrderQueues as Queues } from '../src/orders/queues.ts';
 import { createBatchProcessor } from '../src/relay/outbox-store.ts';
 import { publishRows } from '../src/relay/publish.ts';
 import { createRelay } from '../src/relay/relay.ts';
@@ -19,7 +20,7 @@ beforeAll(async () => {
   ctx = await createTestContext({ RELAY_MAX_ATTEMPTS: '3', RELAY_RETRY_BASE_MS: '10', RELAY_MAX_PAYLOAD_BYTES: '2048' });
   redis = createFailFastRedis(ctx.config.REDIS_URL, ctx.log, 'test-relay');
   await waitUntilReady(redis, 5000);
-  queues = createQueues(redis, ctx.config);
+  queues = createOrderQueues(redis, ctx.config);
 });
 
 afterAll(async () => {

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../src/audit/audit.ts';
 import { createCommandConnection } from '../src/redis/connection.ts';
-import { closeQueues, createQueues } from '../src/redis/queues.ts';
+import { closeQueues } from '../src/redis/queues.ts';
+import { createOrderQueues } from '../src/orders/queues.ts';
 import { createTestContext, waitFor, type TestContext } from './support/context.ts';
 import { freePort, startNode, type Child } from './support/processes.ts';
 
@@ -78,7 +79,7 @@ describe('2 APIs, 3 relays and 4 workers', () => {
     expect(perRelay.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2); // the work was shared
 
     const redis = createCommandConnection(ctx.config, ctx.log, 'scale-audit');
-    const queues = createQueues(redis, ctx.config);
+    const queues = createOrderQueues(redis, ctx.config);
     try {
       const report = await runAudit({ sql: ctx.sql, queues, settleMs: 0, lockDurationMs: ctx.config.WORKER_LOCK_DURATION_MS });
       expect(report.counts).toMatchObject({ lost: 0, duplicated: 0, unexpected: 0, stuck: 0 });

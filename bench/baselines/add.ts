@@ -4,7 +4,8 @@
 // connection the relay uses. No Postgres.
 import { createLogger } from '../../src/logger.ts';
 import { createFailFastRedis, waitUntilReady } from '../../src/redis/connection.ts';
-import { closeQueues, createQueues } from '../../src/redis/queues.ts';
+import { closeQueues } from '../../src/redis/queues.ts';
+import { createOrderQueues } from '../../src/orders/queues.ts';
 import { jobFor } from '../../src/relay/publish.ts';
 import { wallNow } from '../lib/clock.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
@@ -16,7 +17,7 @@ export async function benchAdd(infra: Infra, db: BenchDb, profile: Profile) {
   const config = infra.config(db, 'add');
   const redis = createFailFastRedis(infra.redisUrl, createLogger('silent', 'bench'), 'bench-add');
   await waitUntilReady(redis, 5000);
-  const queues = createQueues(redis, config);
+  const queues = createOrderQueues(redis, config);
   const batchSize = config.RELAY_BATCH_SIZE;
   const loops = config.RELAY_CONCURRENCY;
   const addAll = async (n: number, batchMs?: number[]) => {

@@ -4,7 +4,8 @@
 // lib/clock.ts (performance.timeOrigin + performance.now()), not job.timestamp (whole ms).
 import { createLogger } from '../../src/logger.ts';
 import { createFailFastRedis, waitUntilReady } from '../../src/redis/connection.ts';
-import { closeQueues, createQueues } from '../../src/redis/queues.ts';
+import { closeQueues } from '../../src/redis/queues.ts';
+import { createOrderQueues } from '../../src/orders/queues.ts';
 import { jobFor } from '../../src/relay/publish.ts';
 import { wallNow } from '../lib/clock.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
@@ -18,7 +19,7 @@ export async function benchLat(infra: Infra, db: BenchDb, profile: Profile, rate
   const config = infra.config(db, 'lat');
   const worker = await startHelper('lat-worker', 'bench/baselines/lat-worker.ts', infra.roleEnv(db, 'lat'), 30_000);
   const redis = createFailFastRedis(infra.redisUrl, createLogger('silent', 'bench'), 'bench-lat');
-  const queues = createQueues(redis, config);
+  const queues = createOrderQueues(redis, config);
   try {
     await waitUntilReady(redis, 5000);
     const clockOffset = await clockOffsetMs(worker);

@@ -4,7 +4,8 @@
 import { Worker } from 'bullmq';
 import { createLogger } from '../../src/logger.ts';
 import { createFailFastRedis, waitUntilReady, workerRedisOptions } from '../../src/redis/connection.ts';
-import { closeQueues, createQueues } from '../../src/redis/queues.ts';
+import { closeQueues } from '../../src/redis/queues.ts';
+import { createOrderQueues } from '../../src/orders/queues.ts';
 import { jobFor } from '../../src/relay/publish.ts';
 import { sleep, wallNow } from '../lib/clock.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
@@ -16,7 +17,7 @@ export async function benchWork(infra: Infra, db: BenchDb, profile: Profile) {
   const config = infra.config(db, 'work');
   const redis = createFailFastRedis(infra.redisUrl, createLogger('silent', 'bench'), 'bench-work');
   await waitUntilReady(redis, 5000);
-  const queues = createQueues(redis, config);
+  const queues = createOrderQueues(redis, config);
   const n = profile.workJobs;
   const worker = new Worker('payments', async () => {}, {
     connection: workerRedisOptions(infra.redisUrl),

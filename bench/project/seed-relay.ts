@@ -7,7 +7,8 @@ import type { OutboxRow } from '../../src/db/outbox.ts';
 import { routeFor } from '../../src/events/routing.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createFailFastRedis, waitUntilReady } from '../../src/redis/connection.ts';
-import { closeQueues, createQueues } from '../../src/redis/queues.ts';
+import { closeQueues } from '../../src/redis/queues.ts';
+import { createOrderQueues } from '../../src/orders/queues.ts';
 import { jobFor } from '../../src/relay/publish.ts';
 import { helperLifecycle } from '../lib/child.ts';
 
@@ -16,7 +17,7 @@ const log = createLogger(config.LOG_LEVEL, 'seed-relay');
 const sql = createSql({ url: config.DATABASE_URL, max: 2, connectTimeoutS: 10, log });
 const redis = createFailFastRedis(config.REDIS_URL, log, 'seed-relay');
 await waitUntilReady(redis, 5000);
-const queues = createQueues(redis, config);
+const queues = createOrderQueues(redis, config);
 
 let running = true;
 const loop = (async () => {
@@ -26,7 +27,7 @@ const loop = (async () => {
       if (rows.length === 0 || !running) break;
       for (const row of rows) {
         const job = jobFor(row);
-        for (const queue of routeFor(row.event_type) ?? []) await queues[queue].add(job.name, job.data, job.opts);
+        for (const queue of ORDER_TOPOLOGY.routeFor(row.event_type) ?? []) await queues[queue].add(job.name, job.data, job.opts);
         await sql`UPDATE outbox SET published_at = now() WHERE id = ${row.id}`;
       }
     }

@@ -11,7 +11,8 @@ import { secureHeaders } from 'hono/secure-headers';
 import { timeout } from 'hono/timeout';
 import type { Logger } from 'pino';
 import { isConnectionError } from '../db/client.ts';
-import type { Metrics } from '../metrics/metrics.ts';
+import type { Registry } from 'prom-client';
+import type { HttpMetrics } from '../metrics/metrics.ts';
 import { inSpan } from '../tracing.ts';
 import type { OrderStore } from './order-store.ts';
 import { fieldErrors, problem } from './problem.ts';
@@ -26,7 +27,7 @@ export interface ApiDeps {
   log: Logger;
   // Mounts the password-protected admin area (Bull Board); left out in HTTP-only unit tests.
   mountAdmin?: (app: OpenAPIHono) => void;
-  metrics?: Metrics;
+  metrics?: HttpMetrics & { registry: Registry };
   requestTimeoutMs?: number;
   corsOrigins?: string[];
 }

@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Sql } from '../db/client.ts';
 import { completeIdempotencyKey } from '../db/idempotency.ts';
 import { findOrderDetails, insertOrderWithEvent, listOrders, type OrderDetails, type OrderPageQuery, type OrderRow, type PlacedOrder } from '../db/orders.ts';
-import type { EventHeaders } from '../events/routing.ts';
+import type { EventHeaders, OutboxEngine } from '../engine/index.ts';
 import { createIdempotencyKeys, type KeyClaim } from './idempotency.ts';
+import type { OrderEventType } from '../orders/topology.ts';
 import type { CreateOrderInput } from './schemas.ts';
 
 // With an Idempotency-Key, the response is stored in the order's own transaction.
@@ -26,24 +27,19 @@ export function totalCents(input: CreateOrderInput): number {
   return input.items.reduce((sum, item) => sum + item.quantity * item.unit_price_cents, 0);
 }
 
-function insertOrder(db: Db, input: CreateOrderInput, headers: EventHeaders): Promise<PlacedOrder> {
-  const orderId = randomUUID();
-  const total = totalCents(input);
-  return insertOrderWithEvent(
-    db,
-    { id: orderId, customer_name: input.customer_name, address: input.address, items: input.items, total_cents: total },
-    {
-      id: randomUUID(),
-      event_type: 'order.created',
-      payload: { order_id: orderId, total_cents: total },
-      headers: Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => typeof e[1] === 'string')),
-    },
-  );
-}
+// The engine parts the order store uses: the outbox insert for its one-statement order write, and
+// the relay wake-up after the commit (in-process hand-off or a coalesced NOTIFY).
+export type OrderOutbox = Pick<OutboxEngine<OrderEventType>, 'newEvent' | 'eventInsert' | 'wakeRelay'>;
 
-// `onPlaced` runs after the commit: it wakes the relay (in-process hand-off or a coalesced NOTIFY).
-export function createOrderStore(sql: Sql, onPlaced: () => void, idempotencyKeyTtlS = 86400): OrderStore {
+export function createOrderStore(sql: Sql, outbox: OrderOutbox, idempotencyKeyTtlS = 86400): OrderStore {
   const keys = createIdempotencyKeys(sql, idempotencyKeyTtlS);
+  const insertOrder = (db: Db, input: CreateOrderInput, headers: EventHeaders): Promise<PlacedOrder> => {
+    const orderId = randomUUID();
+    const total = totalCents(input);
+    const event = outbox.newEvent('order.created', { type: 'order', id: orderId }, { order_id: orderId, total_cents: total }, headers);
+    const order = { id: orderId, customer_name: input.customer_name, address: input.address, items: input.items, total_cents: total };
+    return insertOrderWithEvent(db, order, outbox.eventInsert(db, event));
+  };
   return {
     async place(input, headers, keyed) {
       const order = keyed
@@ -54,7 +50,7 @@ export function createOrderStore(sql: Sql, onPlaced: () => void, idempotencyKeyT
             return placed;
           })
         : await insertOrder(sql, input, headers);
-      onPlaced();
+      outbox.wakeRelay();
       return order;
     },
     claimKey: (key, hash) => keys.claim(key, hash),

@@ -1,6 +1,6 @@
 // The headers stored with the events an HTTP request causes: its trace context and correlation id.
 import { randomUUID } from 'node:crypto';
-import type { EventHeaders } from '../events/routing.ts';
+import type { EventHeaders } from '../engine/index.ts';
 import { currentTraceparent, newTraceparent, validTraceparent } from '../tracing.ts';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

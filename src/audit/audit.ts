@@ -20,7 +20,7 @@
 // loses jobs, their orders count as lost until the reconciler re-publishes them
 // (RECONCILE_AFTER_MS), so choose a settle time above that when auditing such a fault.
 import type { Sql } from '../db/client.ts';
-import type { Queues } from '../redis/queues.ts';
+import type { OrderQueues as Queues } from '../orders/queues.ts';
 import { scanJobs } from './jobs.ts';
 import * as q from './queries.ts';
 import * as r from './reasons.ts';

@@ -1,8 +1,9 @@
 // The Redis side of the audit: pages through every job of every queue, state by state, and checks
 // each page against the outbox with one query. Only one page is in memory at a time.
 import type { Job } from 'bullmq';
-import { QUEUE_NAMES, routeFor, type OutboxJobData, type QueueName } from '../events/routing.ts';
-import type { Queues } from '../redis/queues.ts';
+import { QUEUE_NAMES, ORDER_TOPOLOGY, type QueueName } from '../orders/topology.ts';
+import { type OutboxJobData } from '../engine/index.ts';
+import type { OrderQueues as Queues } from '../orders/queues.ts';
 import { formatDuration } from './reasons.ts';
 import type { AuditItem, Category } from './report.ts';
 
@@ -81,7 +82,7 @@ function identityFinding(job: JobView, check: JobCheck): Finding | undefined {
   if (typeof named !== 'string' || named.toLowerCase() !== job.id.toLowerCase()) {
     return { category: 'unexpected', item: { ...item, reason: `job id ${job.id} differs from data.outboxId ${String(named)}: the job was added or edited by hand, not by the relay; remove it` } };
   }
-  if (!routeFor(eventType)?.includes(check.queue)) {
+  if (!ORDER_TOPOLOGY.routeFor(eventType)?.includes(check.queue)) {
     return { category: 'unexpected', item: { ...item, reason: `event ${eventType} is not routed to queue ${check.queue}: the job was added by hand; remove it` } };
   }
   return undefined;

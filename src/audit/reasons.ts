@@ -1,6 +1,6 @@
 // Turns the rows the database checks find into report items whose reason says what went wrong and
 // what to do next. Pure functions, so the wording is unit-tested without a database.
-import { routeFor } from '../events/routing.ts';
+import { ORDER_TOPOLOGY } from '../orders/topology.ts';
 import type { DuplicateEffectRow, OrderFinding, OrphanEffectRow, OutboxRowFinding, UnsettledOrderRow } from './queries.ts';
 import type { AuditItem } from './report.ts';
 
@@ -24,7 +24,7 @@ export function formatDuration(ms: number): string {
     .join(' ');
 }
 
-const queuesOf = (eventType: string) => routeFor(eventType)?.join(' and ') || 'no queue';
+const queuesOf = (eventType: string) => ORDER_TOPOLOGY.routeFor(eventType)?.join(' and ') || 'no queue';
 const requeue = (id: string) => `npm run outbox -- requeue ${id}`;
 const replay = (id: string) => `npm run outbox -- replay ${id}`;
 

@@ -7,6 +7,8 @@ export type TxSql = postgres.TransactionSql;
 // A query function takes either the pool or a transaction, so callers choose the transaction.
 export type ReservedSql = postgres.ReservedSql;
 export type Db = Sql | TxSql | ReservedSql;
+// A statement piece to nest in another (postgres.js fragments compose).
+export type Fragment = postgres.Fragment;
 
 export interface DbOptions {
   url: string;

@@ -35,3 +35,14 @@ export async function completeIdempotencyKey(db: Db, key: string, status: number
 export async function releaseIdempotencyKey(db: Db, key: string): Promise<void> {
   await db`DELETE FROM idempotency_keys WHERE key = ${key} AND response_status IS NULL`;
 }
+
+// Keys past their time to live, at most `limit` per statement (pruned beside the engine's tables).
+export async function deleteExpiredIdempotencyKeys(db: Db, olderThanS: number, limit: number): Promise<number> {
+  const rows = await db`
+    DELETE FROM idempotency_keys WHERE key IN (
+      SELECT key FROM idempotency_keys
+      WHERE created_at < now() - make_interval(secs => ${olderThanS})
+      LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    RETURNING 1`;
+  return rows.length;
+}

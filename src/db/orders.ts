@@ -1,5 +1,5 @@
 // Query functions for orders: one statement each, named for what they do.
-import type { Db } from './client.ts';
+import type { Db, Fragment } from './client.ts';
 
 export const ORDER_STATUSES = ['pending_payment', 'paid', 'delivered', 'payment_failed', 'delivery_failed'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -37,29 +37,18 @@ export interface NewOrder {
   total_cents: number;
 }
 
-export interface NewEvent {
-  id: string;
-  event_type: string;
-  payload: unknown;
-  headers: Record<string, string>;
-}
-
 export type PlacedOrder = OrderRow & { event_id: string };
 
-// Writes the order and its order.created outbox row in one statement: one round trip, one transaction.
-export async function insertOrderWithEvent(db: Db, order: NewOrder, event: NewEvent): Promise<PlacedOrder> {
+// Writes the order and its order.created event in one statement: one round trip, one transaction.
+// `eventInsert` is the engine's outbox insert (engine.eventInsert), a fragment that returns `id`.
+export async function insertOrderWithEvent(db: Db, order: NewOrder, eventInsert: Fragment): Promise<PlacedOrder> {
   const [row] = await db<PlacedOrder[]>`
     WITH inserted AS (
       INSERT INTO orders (id, customer_name, address, items, total_cents)
       VALUES (${order.id}, ${order.customer_name}, ${order.address}, ${db.json(order.items as never)}, ${order.total_cents})
       RETURNING *
-    ), event AS (
-      INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
-      SELECT ${event.id}, 'order', inserted.id, ${event.event_type}, ${db.json(event.payload as never)}, ${db.json(event.headers)}
-      FROM inserted
-      RETURNING id AS event_id
-    )
-    SELECT inserted.*, event.event_id FROM inserted, event`;
+    ), event AS (${eventInsert})
+    SELECT inserted.*, event.id AS event_id FROM inserted, event`;
   if (!row) throw new Error('order insert returned no row');
   return row;
 }

@@ -1,6 +1,5 @@
-// Query functions for the outbox: what the relay claims, publishes and marks, and what the
-// workers append when one step leads to the next.
-import { routeFor } from '../events/routing.ts';
+// Query functions for the relay: what it claims, publishes and marks. (Events are written by the
+// engine's events.ts, inside the services' own transactions.)
 import type { Db } from './client.ts';
 
 export interface OutboxRow {
@@ -33,9 +32,13 @@ export function claimUnpublished(db: Db, limit: number, order: ClaimOrder = 'old
     FOR UPDATE SKIP LOCKED`;
 }
 
-// Marks a whole batch published in one statement.
-export function markPublished(db: Db, ids: readonly string[]) {
-  return db`UPDATE outbox SET published_at = now(), last_error = NULL WHERE id = ANY(${ids as string[]}::uuid[])`;
+// Marks a whole batch published in one statement; rows routed to no queue are confirmed at once
+// (no consumer will ever record them, so the reconciler has nothing to watch).
+export function markPublished(db: Db, ids: readonly string[], unrouted: readonly string[] = []) {
+  return db`
+    UPDATE outbox SET published_at = now(), last_error = NULL,
+      confirmed_at = ${unrouted.length > 0 ? db`CASE WHEN id = ANY(${unrouted as string[]}::uuid[]) THEN now() END` : db`NULL`}
+    WHERE id = ANY(${ids as string[]}::uuid[])`;
 }
 
 // Records a failed publish of one row; after `maxAttempts` the row is dead and is never tried again
@@ -48,21 +51,6 @@ export function recordPublishFailure(db: Db, id: string, error: string, retry: {
       dead_at = CASE WHEN attempts + 1 >= ${retry.maxAttempts} THEN now() END,
       available_at = now() + least(interval '1 millisecond' * ${retry.baseDelayMs} * power(2, attempts), interval '5 minutes')
     WHERE id = ${id}`;
-}
-
-// Appends an event in the caller's transaction (workers emit the next step through the outbox).
-// An event routed to no queue (order.delivered, the failures) has nothing to publish: it is written
-// published and confirmed, as history, and costs the relay nothing.
-export async function insertEvent(
-  db: Db,
-  event: { id: string; aggregateType: string; aggregateId: string; eventType: string; payload: unknown; headers: Record<string, string> },
-): Promise<void> {
-  const settled = routeFor(event.eventType)?.length === 0;
-  await db`
-    INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers, published_at, confirmed_at)
-    VALUES (${event.id}, ${event.aggregateType}, ${event.aggregateId}, ${event.eventType},
-            ${db.json(event.payload as never)}, ${db.json(event.headers)},
-            ${settled ? db`now()` : null}, ${settled ? db`now()` : null})`;
 }
 
 // Pending and dead counts and the relay lag, for the metrics (both counts use partial indexes).

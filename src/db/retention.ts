@@ -23,14 +23,3 @@ export async function deleteOldInboxRows(db: Db, olderThanS: number, limit: numb
     RETURNING 1`;
   return rows.length;
 }
-
-// Idempotency keys past their time to live.
-export async function deleteExpiredIdempotencyKeys(db: Db, olderThanS: number, limit: number): Promise<number> {
-  const rows = await db`
-    DELETE FROM idempotency_keys WHERE key IN (
-      SELECT key FROM idempotency_keys
-      WHERE created_at < now() - make_interval(secs => ${olderThanS})
-      LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-    RETURNING 1`;
-  return rows.length;
-}

@@ -1,8 +1,8 @@
 // What the demo reads to follow its own orders: stage counts and latencies from Postgres (one
 // statement each, for the demo's order ids only), job counts and the demo's jobs from BullMQ.
 import type { Sql } from '../db/client.ts';
-import { QUEUE_NAMES, routeFor, type QueueName } from '../events/routing.ts';
-import type { Queues } from '../redis/queues.ts';
+import { QUEUE_NAMES, ORDER_TOPOLOGY, type QueueName } from '../orders/topology.ts';
+import type { OrderQueues as Queues } from '../orders/queues.ts';
 
 export interface Stages {
   found: number; // the demo's orders the database has
@@ -106,7 +106,7 @@ export async function readDemoJobs(sql: Sql, queues: Queues, ids: readonly strin
   if (ids.length === 0) return stats;
   const events = await sql<Array<{ id: string; event_type: string }>>`
     SELECT id, event_type FROM outbox WHERE aggregate_id = ANY(${ids as string[]}::uuid[]) AND published_at IS NOT NULL`;
-  const wanted: Array<[QueueName, string]> = events.flatMap((e) => (routeFor(e.event_type) ?? []).map((q): [QueueName, string] => [q, e.id]));
+  const wanted: Array<[QueueName, string]> = events.flatMap((e) => (ORDER_TOPOLOGY.routeFor(e.event_type) ?? []).map((q): [QueueName, string] => [q, e.id]));
   for (let i = 0; i < wanted.length; i += JOB_READS_IN_FLIGHT) {
     await Promise.all(
       wanted.slice(i, i + JOB_READS_IN_FLIGHT).map(async ([queue, jobId]) => {

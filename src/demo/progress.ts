@@ -1,7 +1,7 @@
 // The live view: one bar per stage in a terminal (cli-progress), or, when stdout is not a terminal
 // (CI, a pipe, a file), one compact line about every second without any escape codes.
 import cliProgress from 'cli-progress';
-import { QUEUE_NAMES, type QueueName } from '../events/routing.ts';
+import { QUEUE_NAMES, type QueueName } from '../orders/topology.ts';
 import type { QueueCounts, Stages } from './observe.ts';
 
 export interface Snapshot {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QUEUE_NAMES } from '../events/routing.ts';
+import { QUEUE_NAMES } from '../orders/topology.ts';
 import type { JobStats } from './observe.ts';
 import type { AuditReport } from '../audit/report.ts';
 import { auditViolations, conclude, dashboardHints, formatHttpErrors, formatMs, formatSummary, formatTable, percentile, sendRate, type DemoResult } from './summary.ts';

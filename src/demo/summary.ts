@@ -2,7 +2,7 @@
 // at failed and retried jobs, and the exit status with its one-line reason.
 import { itemLine } from '../audit/summary.ts';
 import { VIOLATIONS, type AuditReport } from '../audit/report.ts';
-import { QUEUE_NAMES, type QueueName } from '../events/routing.ts';
+import { QUEUE_NAMES, type QueueName } from '../orders/topology.ts';
 import type { JobStats, Latencies, Stages } from './observe.ts';
 
 export interface DemoResult {

@@ -1,4 +1,5 @@
-// Prometheus metrics (prom-client), one registry per process so every role exposes its own.
+// Prometheus metrics (prom-client). One registry per process; each role registers only its own
+// metrics on it, so a relay's counters do not show as zeros on an API or worker process.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface OutboxStats {
@@ -7,42 +8,62 @@ export interface OutboxStats {
   oldestPendingAgeSeconds: number;
 }
 
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createMetrics() {
+export function createRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const registers = [registry];
+  return registry;
+}
+
+export function createHttpMetrics(registry: Registry) {
   return {
-    registry,
     httpDuration: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration by route and status',
       labelNames: ['method', 'route', 'status'] as const,
       buckets: LATENCY_BUCKETS,
-      registers,
-    }),
-    published: new Counter({ name: 'outbox_published_total', help: 'Outbox rows published to BullMQ', registers }),
-    publishFailures: new Counter({ name: 'outbox_publish_failures_total', help: 'Outbox rows that failed to publish (poison)', registers }),
-    republished: new Counter({ name: 'outbox_republished_total', help: 'Published rows handed back to the relay because Redis lost their jobs', registers }),
-    batchDuration: new Histogram({ name: 'relay_batch_duration_seconds', help: 'Time to add one claimed batch to BullMQ', buckets: LATENCY_BUCKETS, registers }),
-    jobsCompleted: new Counter({ name: 'jobs_completed_total', help: 'Jobs completed, by queue and outcome (done, duplicate, skipped)', labelNames: ['queue', 'outcome'] as const, registers }),
-    jobsFailed: new Counter({ name: 'jobs_failed_total', help: 'Jobs that failed for good (moved to the failed set)', labelNames: ['queue'] as const, registers }),
-    jobsRetried: new Counter({ name: 'jobs_retried_total', help: 'Job attempts that failed and will be retried', labelNames: ['queue'] as const, registers }),
-    jobDuration: new Histogram({ name: 'job_processing_duration_seconds', help: 'Job processing time by queue', labelNames: ['queue'] as const, buckets: LATENCY_BUCKETS, registers }),
-    orderToDelivered: new Histogram({
-      name: 'order_created_to_delivered_seconds',
-      help: 'Time from an order being created to it being delivered',
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-      registers,
+      registers: [registry],
     }),
   };
 }
 
-export type Metrics = ReturnType<typeof createMetrics>;
+export function createRelayMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    published: new Counter({ name: 'outbox_published_total', help: 'Outbox rows published to BullMQ', registers }),
+    publishFailures: new Counter({ name: 'outbox_publish_failures_total', help: 'Outbox rows that failed to publish (poison)', registers }),
+    republished: new Counter({ name: 'outbox_republished_total', help: 'Published rows handed back to the relay because Redis lost their jobs', registers }),
+    batchDuration: new Histogram({ name: 'relay_batch_duration_seconds', help: 'Time to add one claimed batch to BullMQ', buckets: LATENCY_BUCKETS, registers }),
+  };
+}
+
+// Several services in one process (npm start runs the invoice service beside the order service)
+// share one set of consumer metrics, labelled by queue.
+const consumerMetrics = new WeakMap<Registry, ReturnType<typeof makeConsumerMetrics>>();
+
+export function createConsumerMetrics(registry: Registry) {
+  let metrics = consumerMetrics.get(registry);
+  if (!metrics) consumerMetrics.set(registry, (metrics = makeConsumerMetrics(registry)));
+  return metrics;
+}
+
+function makeConsumerMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    jobsCompleted: new Counter({ name: 'jobs_completed_total', help: 'Jobs completed, by queue and outcome (done, duplicate, skipped)', labelNames: ['queue', 'outcome'] as const, registers }),
+    jobsFailed: new Counter({ name: 'jobs_failed_total', help: 'Jobs that failed for good (moved to the failed set)', labelNames: ['queue'] as const, registers }),
+    jobsRetried: new Counter({ name: 'jobs_retried_total', help: 'Job attempts that failed and will be retried', labelNames: ['queue'] as const, registers }),
+    jobDuration: new Histogram({ name: 'job_processing_duration_seconds', help: 'Job processing time by queue', labelNames: ['queue'] as const, buckets: LATENCY_BUCKETS, registers }),
+  };
+}
+
+export type HttpMetrics = ReturnType<typeof createHttpMetrics>;
+export type RelayMetrics = ReturnType<typeof createRelayMetrics>;
+export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;
 
 // Gauges read from Postgres at scrape time (the relay's lag is the age of the oldest pending row).
-export function registerOutboxGauges(metrics: Metrics, read: () => Promise<OutboxStats>): void {
+export function registerOutboxGauges(registry: Registry, read: () => Promise<OutboxStats>): void {
   let cached: Promise<OutboxStats> | undefined;
   // One query per scrape, shared by the three gauges.
   const stats = () => (cached ??= read().finally(() => setTimeout(() => (cached = undefined), 1000).unref()));
@@ -50,7 +71,7 @@ export function registerOutboxGauges(metrics: Metrics, read: () => Promise<Outbo
     new Gauge({
       name,
       help,
-      registers: [metrics.registry],
+      registers: [registry],
       async collect() {
         this.set(pick(await stats()));
       },

@@ -5,6 +5,7 @@
 import { ConfigError, loadConfig } from '../config.ts';
 import { WAKE_CHANNEL } from '../relay/notifier.ts';
 import { checkToolConnections, closeToolConnections, openToolConnections } from '../tool-connections.ts';
+import { ORDER_TOPOLOGY } from '../orders/topology.ts';
 import { createOutboxOperations } from './operations.ts';
 
 const USAGE = 'usage: npm run outbox -- list pending|dead [--limit N] | replay <outbox-id> | requeue <outbox-id>';
@@ -31,7 +32,7 @@ try {
 }
 const connections = openToolConnections(config, 'outbox-cli');
 const { sql, queues } = connections;
-const ops = createOutboxOperations(sql, queues, () => void sql.notify(WAKE_CHANNEL, '').catch(() => {}));
+const ops = createOutboxOperations(sql, queues, ORDER_TOPOLOGY, () => void sql.notify(WAKE_CHANNEL, '').catch(() => {}));
 
 let exitCode = 0;
 try {

@@ -1,7 +1,7 @@
 // What an operator can do to the outbox, shared by the admin API and `npm run outbox`.
 import type { Sql } from '../db/client.ts';
 import { findOutboxRow, listOutboxRows, markForReplay, requeueDeadRow, type OutboxListing } from '../db/outbox-admin.ts';
-import { routeFor } from '../events/routing.ts';
+import type { Topology } from '../engine/topology.ts';
 import type { Queues } from '../redis/queues.ts';
 
 export type ReplayResult =
@@ -11,7 +11,7 @@ export type ReplayResult =
 
 export type RequeueResult = { outcome: 'requeued' } | { outcome: 'not_found' | 'not_dead' };
 
-export function createOutboxOperations(sql: Sql, queues: Queues, wakeRelay: () => void) {
+export function createOutboxOperations(sql: Sql, queues: Queues, topology: Topology, wakeRelay: () => void) {
   return {
     list: (state: 'pending' | 'dead', limit: number): Promise<OutboxListing[]> => listOutboxRows(sql, state, limit),
 
@@ -24,10 +24,10 @@ export function createOutboxOperations(sql: Sql, queues: Queues, wakeRelay: () =
       if (row.dead_at) return { outcome: 'dead' };
       if (!row.published_at) return { outcome: 'pending', detail: 'the row is not published yet; the relay will publish it' };
       const removedJobs: string[] = [];
-      for (const queue of routeFor(row.event_type) ?? []) {
-        const state = await queues[queue].getJobState(id);
+      for (const queue of topology.routeFor(row.event_type) ?? []) {
+        const state = await queues[queue]!.getJobState(id);
         if (state === 'completed' || state === 'failed') {
-          await queues[queue].remove(id);
+          await queues[queue]!.remove(id);
           removedJobs.push(`${queue}/${id}`);
         } else if (state !== 'unknown') {
           return { outcome: 'pending', detail: `its job in ${queue} is still ${state}` };

@@ -1,12 +1,19 @@
 // The BullMQ queues, one per consumer, with the job options every job gets.
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Config } from '../config.ts';
-import { QUEUE_NAMES, type OutboxJobData, type QueueName } from '../events/routing.ts';
+import type { OutboxJobData } from '../engine/events.ts';
 import type { RedisConnection } from './connection.ts';
 
-export type Queues = Record<QueueName, Queue<OutboxJobData>>;
+export type Queues<Q extends string = string> = Record<Q, Queue<OutboxJobData>>;
 
-export function defaultJobOptions(config: Config): JobsOptions {
+export interface JobSettings {
+  QUEUE_PREFIX: string;
+  JOB_ATTEMPTS: number;
+  JOB_BACKOFF_MS: number;
+  JOB_KEEP_COMPLETED_S: number;
+  JOB_KEEP_FAILED_S: number;
+}
+
+export function defaultJobOptions(config: JobSettings): JobsOptions {
   return {
     attempts: config.JOB_ATTEMPTS,
     backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS, jitter: 0.5 },
@@ -19,8 +26,13 @@ export function defaultJobOptions(config: Config): JobsOptions {
 
 // `onError` receives connection errors the queues re-emit (an 'error' event without a listener
 // would crash the process while Redis is away).
-export function createQueues(connection: RedisConnection, config: Config, onError: (err: Error) => void = () => {}): Queues {
-  const make = (name: QueueName) => {
+export function createQueues<Q extends string>(
+  connection: RedisConnection,
+  names: readonly Q[],
+  config: JobSettings,
+  onError: (err: Error) => void = () => {},
+): Queues<Q> {
+  const make = (name: Q) => {
     const queue = new Queue<OutboxJobData>(name, {
       connection,
       prefix: config.QUEUE_PREFIX,
@@ -33,7 +45,7 @@ export function createQueues(connection: RedisConnection, config: Config, onErro
     queue.on('error', onError);
     return queue;
   };
-  return Object.fromEntries(QUEUE_NAMES.map((name) => [name, make(name)])) as Queues;
+  return Object.fromEntries(names.map((name) => [name, make(name)])) as Queues<Q>;
 }
 
 export async function closeQueues(queues: Queues): Promise<void> {

@@ -24,7 +24,7 @@ export function createBatchProcessor(sql: Sql, retry: { maxAttempts: number; bas
       crashPoint('relay-after-add');
       // A failing mark aborts the transaction, and Postgres then answers the COMMIT with a rollback.
       await Promise.all([
-        ...(outcome.published.length > 0 ? [markPublished(tx, outcome.published).execute()] : []),
+        ...(outcome.published.length > 0 ? [markPublished(tx, outcome.published, outcome.unrouted).execute()] : []),
         ...outcome.failed.map((f) => recordPublishFailure(tx, f.id, f.error, retry).execute()),
         tx`COMMIT`.execute(),
       ]);

@@ -2,10 +2,15 @@
 // crash between add and mark) is a no-op while the job is still in Redis.
 import type { JobsOptions } from 'bullmq';
 import type { OutboxRow } from '../db/outbox.ts';
-import { routeFor, type OutboxJobData, type QueueName } from '../events/routing.ts';
+import type { OutboxJobData } from '../engine/events.ts';
+import type { Signer } from '../engine/signing.ts';
+import type { Topology } from '../engine/topology.ts';
 
 export interface BatchOutcome {
   published: string[];
+  // Of the published rows, those routed to no queue: nothing will ever confirm them, so they are
+  // marked confirmed with their publication.
+  unrouted: string[];
   failed: Array<{ id: string; error: string }>;
 }
 
@@ -16,7 +21,7 @@ export interface JobSpec {
 }
 
 // The subset of BullMQ's Queue the relay uses.
-export type AddBulk = (queue: QueueName, jobs: JobSpec[]) => Promise<unknown>;
+export type AddBulk = (queue: string, jobs: JobSpec[]) => Promise<unknown>;
 
 // Thrown when Redis itself is unavailable: nothing in the batch is the rows' fault, so the relay
 // rolls the batch back and backs off without counting attempts.
@@ -24,33 +29,51 @@ export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
 
-export function jobFor(row: OutboxRow): JobSpec {
-  return {
-    name: row.event_type,
-    data: { outboxId: row.id, eventType: row.event_type, aggregateId: row.aggregate_id, payload: row.payload, headers: row.headers },
-    opts: { jobId: row.id },
+export function jobFor(row: OutboxRow, signer?: Signer): JobSpec {
+  const data: OutboxJobData = {
+    outboxId: row.id,
+    eventType: row.event_type,
+    aggregateType: row.aggregate_type,
+    aggregateId: row.aggregate_id,
+    payload: row.payload,
+    headers: row.headers,
   };
+  if (signer) data.signature = signer.sign(data);
+  return { name: row.event_type, data, opts: { jobId: row.id } };
+}
+
+export interface PublishDeps {
+  topology: Topology;
+  signer?: Signer | undefined;
+  addBulk: AddBulk;
+  isRedisReady: () => boolean;
+  maxPayloadBytes: number;
 }
 
 // Routes each row, sets aside the poison ones (unroutable, oversized) and adds the rest, one
 // addBulk per queue. A failing addBulk is retried job by job to find the row at fault.
 export async function publishRows(
   rows: readonly OutboxRow[],
-  deps: { addBulk: AddBulk; isRedisReady: () => boolean; maxPayloadBytes: number },
+  deps: PublishDeps,
 ): Promise<BatchOutcome> {
   const failed = new Map<string, string>();
-  const byQueue = new Map<QueueName, Array<{ row: OutboxRow; job: JobSpec }>>();
+  const unrouted: string[] = [];
+  const byQueue = new Map<string, Array<{ row: OutboxRow; job: JobSpec }>>();
   for (const row of rows) {
-    const queues = routeFor(row.event_type);
+    const queues = deps.topology.routeFor(row.event_type);
     if (!queues) {
-      failed.set(row.id, `no route for event type "${row.event_type}": add it to ROUTES in src/events/routing.ts, then requeue the row`);
+      failed.set(row.id, `no route for event type "${row.event_type}": add it to the routes of the service's topology, then requeue the row`);
+      continue;
+    }
+    if (queues.length === 0) {
+      unrouted.push(row.id);
       continue;
     }
     if (row.payload_bytes > deps.maxPayloadBytes) {
       failed.set(row.id, `payload is ${row.payload_bytes} bytes, over RELAY_MAX_PAYLOAD_BYTES (${deps.maxPayloadBytes})`);
       continue;
     }
-    const job = jobFor(row);
+    const job = jobFor(row, deps.signer);
     for (const queue of queues) {
       const list = byQueue.get(queue) ?? [];
       list.push({ row, job });
@@ -78,6 +101,7 @@ export async function publishRows(
 
   return {
     published: rows.filter((r) => !failed.has(r.id)).map((r) => r.id),
+    unrouted,
     failed: [...failed].map(([id, error]) => ({ id, error })),
   };
 }

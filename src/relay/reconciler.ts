@@ -4,17 +4,19 @@
 // has them in its inbox, and hands a row back to the relay when Redis no longer has its job.
 import type { Logger } from 'pino';
 import type { UnconfirmedRow } from '../db/reconcile.ts';
-import { CONSUMER_OF_QUEUE, routeFor, type QueueName } from '../events/routing.ts';
+import type { Topology } from '../engine/topology.ts';
 
 export type Verdict = 'confirm' | 'republish' | 'wait';
 
 // BullMQ's getJobState answers 'unknown' when Redis has no such job.
 const FINAL_JOB_STATES = new Set(['completed', 'failed']);
 
-export async function judgeRow(row: UnconfirmedRow, jobState: (queue: QueueName, id: string) => Promise<string>): Promise<Verdict> {
+// A consumer whose inbox is in another database (another service) never shows in consumers_done:
+// its job's final state in Redis confirms the row instead.
+export async function judgeRow(row: UnconfirmedRow, topology: Topology, jobState: (queue: string, id: string) => Promise<string>): Promise<Verdict> {
   let waiting = false;
-  for (const queue of routeFor(row.event_type) ?? []) {
-    if (row.consumers_done.includes(CONSUMER_OF_QUEUE[queue])) continue;
+  for (const queue of topology.routeFor(row.event_type) ?? []) {
+    if (row.consumers_done.includes(topology.consumerOf(queue))) continue;
     const state = await jobState(queue, row.id);
     if (state === 'unknown') return 'republish';
     if (!FINAL_JOB_STATES.has(state)) waiting = true;
@@ -26,7 +28,8 @@ export interface ReconcilerDeps {
   // Runs `judge` on a locked page of unconfirmed rows published before `afterMs`, starting after
   // `cursor`, applies the verdicts and commits; returns the rows it saw.
   reconcilePage: (cursor: UnconfirmedRow | undefined, judge: (rows: UnconfirmedRow[]) => Promise<Map<string, Verdict>>) => Promise<UnconfirmedRow[]>;
-  jobState: (queue: QueueName, id: string) => Promise<string>;
+  topology: Topology;
+  jobState: (queue: string, id: string) => Promise<string>;
   onRepublished: (count: number) => void;
   log: Logger;
   intervalMs: number;
@@ -41,7 +44,7 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   const judge = async (rows: UnconfirmedRow[]) => {
     const verdicts = new Map<string, Verdict>();
-    await Promise.all(rows.map(async (row) => verdicts.set(row.id, await judgeRow(row, deps.jobState))));
+    await Promise.all(rows.map(async (row) => verdicts.set(row.id, await judgeRow(row, deps.topology, deps.jobState))));
     return verdicts;
   };
 

@@ -1,17 +1,50 @@
-// The relay as a running component: the publish loop, its LISTEN wake-up and the fallback poll.
+// The relay as a running component: the publish loop, its LISTEN wake-up and the fallback poll,
+// the reconciler and retention.
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import type { Registry } from 'prom-client';
 import { createSql, type Sql } from '../db/client.ts';
+import { outboxStats } from '../db/outbox.ts';
+import type { Signer } from '../engine/signing.ts';
+import type { Topology } from '../engine/topology.ts';
+import { createRelayMetrics, registerOutboxGauges } from '../metrics/metrics.ts';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Queues } from '../redis/queues.ts';
-import { outboxStats } from '../db/outbox.ts';
-import { registerOutboxGauges, type Metrics } from '../metrics/metrics.ts';
 import { WAKE_CHANNEL } from './notifier.ts';
 import { createBatchProcessor, createReconcilePage } from './outbox-store.ts';
 import { publishRows } from './publish.ts';
 import { createReconciler } from './reconciler.ts';
 import { createRelay, type Relay } from './relay.ts';
-import { createRetention } from './retention.ts';
+import { createRetention, type PruneTask } from './retention.ts';
+
+export interface RelaySettings {
+  RELAY_BATCH_SIZE: number;
+  RELAY_CONCURRENCY: number;
+  RELAY_POLL_INTERVAL_MS: number;
+  RELAY_COALESCE_MS: number;
+  RELAY_MAX_ATTEMPTS: number;
+  RELAY_RETRY_BASE_MS: number;
+  RELAY_MAX_PAYLOAD_BYTES: number;
+  RECONCILE_AFTER_MS: number;
+  RECONCILE_INTERVAL_MS: number;
+  OUTBOX_RETENTION_S: number;
+  INBOX_RETENTION_S: number;
+  RETENTION_INTERVAL_MS: number;
+  PG_CONNECT_TIMEOUT_S: number;
+  DATABASE_LISTEN_URL?: string | undefined;
+}
+
+export interface RelayRoleDeps {
+  settings: RelaySettings;
+  topology: Topology;
+  signer?: Signer | undefined;
+  log: Logger;
+  sql: Sql;
+  redis: RedisConnection;
+  queues: Queues;
+  registry: Registry;
+  // Tables of the service pruned beside the engine's (see retention.ts).
+  pruneTasks?: readonly PruneTask[] | undefined;
+}
 
 export interface RelayRole {
   start(): Promise<void>;
@@ -22,22 +55,25 @@ export interface RelayRole {
   retention: ReturnType<typeof createRetention>;
 }
 
-export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; redis: RedisConnection; queues: Queues; metrics: Metrics }): RelayRole {
-  const { config, log, sql, redis, queues, metrics } = deps;
-  registerOutboxGauges(metrics, () => outboxStats(sql));
+export function createRelayRole(deps: RelayRoleDeps): RelayRole {
+  const { settings, topology, log, sql, redis, queues } = deps;
+  const metrics = createRelayMetrics(deps.registry);
+  registerOutboxGauges(deps.registry, () => outboxStats(sql));
   const relay = createRelay({
-    processBatch: createBatchProcessor(sql, { maxAttempts: config.RELAY_MAX_ATTEMPTS, baseDelayMs: config.RELAY_RETRY_BASE_MS }),
+    processBatch: createBatchProcessor(sql, { maxAttempts: settings.RELAY_MAX_ATTEMPTS, baseDelayMs: settings.RELAY_RETRY_BASE_MS }),
     publish: (rows) =>
       publishRows(rows, {
-        addBulk: (queue, jobs) => queues[queue].addBulk(jobs),
+        topology,
+        signer: deps.signer,
+        addBulk: (queue, jobs) => queues[queue]!.addBulk(jobs),
         isRedisReady: () => redis.status === 'ready',
-        maxPayloadBytes: config.RELAY_MAX_PAYLOAD_BYTES,
+        maxPayloadBytes: settings.RELAY_MAX_PAYLOAD_BYTES,
       }),
     log,
-    batchSize: config.RELAY_BATCH_SIZE,
-    concurrency: config.RELAY_CONCURRENCY,
-    pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
-    coalesceMs: config.RELAY_COALESCE_MS,
+    batchSize: settings.RELAY_BATCH_SIZE,
+    concurrency: settings.RELAY_CONCURRENCY,
+    pollIntervalMs: settings.RELAY_POLL_INTERVAL_MS,
+    coalesceMs: settings.RELAY_COALESCE_MS,
     onBatch: (outcome, ms) => {
       metrics.published.inc(outcome.published.length);
       metrics.publishFailures.inc(outcome.failed.length);
@@ -47,26 +83,28 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
 
   const reconcilePageSize = 500;
   const reconciler = createReconciler({
-    reconcilePage: createReconcilePage(sql, config.RECONCILE_AFTER_MS, reconcilePageSize),
-    jobState: (queue, id) => queues[queue].getJobState(id),
+    reconcilePage: createReconcilePage(sql, settings.RECONCILE_AFTER_MS, reconcilePageSize),
+    topology,
+    jobState: (queue, id) => queues[queue]!.getJobState(id),
     onRepublished: (count) => {
       metrics.republished.inc(count);
       relay.wake();
     },
     log,
-    intervalMs: config.RECONCILE_INTERVAL_MS,
+    intervalMs: settings.RECONCILE_INTERVAL_MS,
     pageSize: reconcilePageSize,
   });
 
   const retention = createRetention(
     sql,
-    { outboxS: config.OUTBOX_RETENTION_S, inboxS: config.INBOX_RETENTION_S, idempotencyKeyS: config.IDEMPOTENCY_KEY_TTL_S, intervalMs: config.RETENTION_INTERVAL_MS },
+    { outboxS: settings.OUTBOX_RETENTION_S, inboxS: settings.INBOX_RETENTION_S, intervalMs: settings.RETENTION_INTERVAL_MS },
     log,
+    deps.pruneTasks,
   );
 
   // LISTEN holds a session; behind a transaction-mode pooler it needs its own direct connection.
-  const listenSql = config.DATABASE_LISTEN_URL
-    ? createSql({ url: config.DATABASE_LISTEN_URL, max: 1, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log })
+  const listenSql = settings.DATABASE_LISTEN_URL
+    ? createSql({ url: settings.DATABASE_LISTEN_URL, max: 1, connectTimeoutS: settings.PG_CONNECT_TIMEOUT_S, log })
     : sql;
   let listener: { unlisten(): Promise<void> } | undefined;
   let stopped = false;
@@ -80,7 +118,7 @@ export function createRelayRole(deps: { config: Config; log: Logger; sql: Sql; r
     } catch (err) {
       if (stopped) return;
       log.warn({ err: (err as Error).message }, 'LISTEN failed; polling until it works');
-      retryTimer = setTimeout(listen, config.RELAY_POLL_INTERVAL_MS);
+      retryTimer = setTimeout(listen, settings.RELAY_POLL_INTERVAL_MS);
     }
   };
 

@@ -2,15 +2,21 @@
 // bounded under a sustained load. Runs beside the relay; several relays may prune at once.
 import type { Logger } from 'pino';
 import type { Sql } from '../db/client.ts';
-import { deleteExpiredIdempotencyKeys, deleteOldInboxRows, deleteOldOutboxRows } from '../db/retention.ts';
+import { deleteOldInboxRows, deleteOldOutboxRows } from '../db/retention.ts';
 
 export interface RetentionSettings {
   outboxS: number;
   inboxS: number;
-  idempotencyKeyS: number;
   intervalMs: number;
   batchSize?: number;
   maxBatchesPerPass?: number;
+}
+
+// A table a service prunes alongside the engine's own (the order service's idempotency keys):
+// `prune` deletes at most `limit` expired rows and returns how many it deleted.
+export interface PruneTask {
+  table: string;
+  prune: (limit: number) => Promise<number>;
 }
 
 // With autovacuum off (it is on every production Postgres, but not on every developer's), the
@@ -21,13 +27,13 @@ async function autovacuumIsOff(sql: Sql): Promise<boolean> {
   return !row!.on;
 }
 
-export function createRetention(sql: Sql, settings: RetentionSettings, log: Logger) {
+export function createRetention(sql: Sql, settings: RetentionSettings, log: Logger, extraTasks: readonly PruneTask[] = []) {
   const batchSize = settings.batchSize ?? 1000;
   const maxBatches = settings.maxBatchesPerPass ?? 100;
-  const tasks = [
-    { table: 'outbox', prune: () => deleteOldOutboxRows(sql, settings.outboxS, batchSize) },
-    { table: 'processed_messages', prune: () => deleteOldInboxRows(sql, settings.inboxS, batchSize) },
-    { table: 'idempotency_keys', prune: () => deleteExpiredIdempotencyKeys(sql, settings.idempotencyKeyS, batchSize) },
+  const tasks: PruneTask[] = [
+    { table: 'outbox', prune: (limit) => deleteOldOutboxRows(sql, settings.outboxS, limit) },
+    { table: 'processed_messages', prune: (limit) => deleteOldInboxRows(sql, settings.inboxS, limit) },
+    ...extraTasks,
   ];
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
@@ -41,7 +47,7 @@ export function createRetention(sql: Sql, settings: RetentionSettings, log: Logg
     for (const task of tasks) {
       deleted[task.table] = 0;
       for (let i = 0; i < maxBatches && !cancelled; i++) {
-        const n = await task.prune();
+        const n = await task.prune(batchSize);
         deleted[task.table]! += n;
         if (n < batchSize) break;
       }

@@ -2,15 +2,14 @@
 // status 'delivered' and the order.delivered event in one statement.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Job } from 'bullmq';
-import type { Sql } from '../db/client.ts';
+import { UnrecoverableError } from 'bullmq';
+import type { ConsumerSpec } from '../engine/index.ts';
 import type { OrderStatus } from '../db/orders.ts';
-import { recordDelivery } from '../db/steps.ts';
-import { CONSUMER_OF_QUEUE, type OutboxJobData } from '../events/routing.ts';
+import { insertDelivery, moveOrder, orderContext, type OrderContext } from '../db/steps.ts';
 import { crashPoint } from '../fault-points.ts';
-import { loadStep, nextEvent, recordOrderFailure, runStep, type StepResult } from './message.ts';
+import type { OrderEventType, QueueName } from '../orders/topology.ts';
+import { recordOrderFailure } from './order-failure.ts';
 
-export const DELIVERY_CONSUMER = CONSUMER_OF_QUEUE.deliveries;
 const DELIVERABLE: readonly OrderStatus[] = ['paid', 'delivery_failed'];
 const COURIERS = ['Ada', 'Grace', 'Linus', 'Margaret', 'Ken'];
 
@@ -27,34 +26,31 @@ export function courierFor(orderId: string): string {
   return COURIERS[h % COURIERS.length]!;
 }
 
-export function createDeliveryProcessor(sql: Sql, settings: DispatchSettings) {
+export function deliveryConsumer(settings: DispatchSettings): ConsumerSpec<OrderEventType, QueueName, OrderContext> {
   const random = settings.random ?? Math.random;
-  return async (job: Job<OutboxJobData>): Promise<StepResult> => {
-    const step = await loadStep(sql, job, 'order.paid', DELIVERY_CONSUMER);
-    return runStep(
-      job,
-      async () => {
-        if (step.processed) return { outcome: 'duplicate' };
-        if (settings.latencyMs > 0) await sleep(settings.latencyMs);
-        if (random() < settings.failureRate) throw new Error('no courier answered (simulated); the job will retry');
-        const courier = courierFor(step.orderId);
-        crashPoint('before-inbox-commit');
-        const recorded = await recordDelivery(sql, {
-          consumer: DELIVERY_CONSUMER,
-          messageId: step.id,
-          orderId: step.orderId,
-          from: DELIVERABLE,
-          to: 'delivered',
-          deliveryId: randomUUID(),
-          courier,
-          next: nextEvent(step, 'order.delivered', { courier }),
-        });
-        if (!recorded.fresh) return { outcome: 'duplicate' };
-        if (!recorded.moved) return { outcome: 'skipped', detail: `order was ${step.order.status}` };
-        settings.onDelivered?.(step.order.createdAt);
-        return { outcome: 'done', detail: `courier ${courier}`, emitted: 'order.delivered' };
-      },
-      (err) => recordOrderFailure(sql, step, { from: ['paid'], to: 'delivery_failed', eventType: 'order.delivery_failed' }, err),
-    );
+  return {
+    queue: 'deliveries',
+    accepts: ['order.paid'],
+    trust: 'outbox',
+    context: orderContext,
+    async handle(step) {
+      const order = step.context;
+      if (!order) throw new UnrecoverableError(`outbox event ${step.event.id} names an order that does not exist`);
+      if (settings.latencyMs > 0) await sleep(settings.latencyMs);
+      if (random() < settings.failureRate) throw new Error('no courier answered (simulated); the job will retry');
+      const orderId = step.event.aggregateId;
+      const courier = courierFor(orderId);
+      crashPoint('before-inbox-commit');
+      const recorded = await step.record<{ moved: boolean }>({
+        effects: [moveOrder(step.db, orderId, DELIVERABLE, 'delivered'), insertDelivery(step.db, { id: randomUUID(), courier })],
+        emit: [{ event: step.next('order.delivered', { order_id: orderId, courier }), when: 'moved' }],
+        select: step.db`EXISTS (SELECT 1 FROM moved) AS moved`,
+      });
+      if (!recorded.fresh) return { outcome: 'duplicate' };
+      if (!recorded.moved) return { outcome: 'skipped', detail: `order was ${order.status}` };
+      settings.onDelivered?.(new Date(order.created_at));
+      return { outcome: 'done', detail: `courier ${courier}` };
+    },
+    onGiveUp: (step, err) => recordOrderFailure(step, { from: ['paid'], to: 'delivery_failed', eventType: 'order.delivery_failed' }, err),
   };
 }

@@ -2,7 +2,7 @@
 // gives each relay its own rows: the relays' published counters add up to exactly the number of
 // rows (each published once), and the audit finds each effect once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROUTES } from '../../src/events/routing.ts';
+import { ORDER_TOPOLOGY } from '../../src/orders/topology.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 import { RoleCluster, type RoleName, type RoleProcess } from './support/cluster.ts';
 import { driveOrders } from './support/driver.ts';
@@ -47,7 +47,7 @@ describe('several relays and workers at once', () => {
 
     // The rows a relay had to publish: those routed to a queue (order.created and order.paid;
     // events routed nowhere are written published).
-    const routed = Object.entries(ROUTES).flatMap(([type, queues]) => (queues.length > 0 ? [type] : []));
+    const routed = ORDER_TOPOLOGY.eventTypes.filter((type) => ORDER_TOPOLOGY.isRouted(type));
     const [rows] = await ctx.sql<{ n: number; retried: number }[]>`
       SELECT count(*)::int AS n, count(*) FILTER (WHERE attempts > 0 OR republished > 0)::int AS retried
       FROM outbox WHERE aggregate_id = ANY(${result.accepted}::uuid[]) AND event_type = ANY(${routed}::text[])`;

@@ -2,7 +2,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import type { OrderDetails, OrderRow, PlacedOrder } from '../../db/orders.ts';
-import type { EventHeaders } from '../../events/routing.ts';
+import type { EventHeaders } from '../../engine/index.ts';
 import { traceIdOf } from '../../tracing.ts';
 import type { OrderStore } from '../order-store.ts';
 import {

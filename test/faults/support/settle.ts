@@ -4,7 +4,8 @@ import { runAudit, type AuditReport } from '../../../src/audit/audit.ts';
 import { formatSummary } from '../../../src/audit/summary.ts';
 import { QUEUE_NAMES } from '../../../src/events/routing.ts';
 import { createCommandConnection } from '../../../src/redis/connection.ts';
-import { closeQueues, createQueues, type Queues } from '../../../src/redis/queues.ts';
+import { closeQueues } from '../../../src/redis/queues.ts';
+import { createOrderQueues, type OrderQueues as Queues } from '../../../src/orders/queues.ts';
 import type { TestContext } from '../../support/context.ts';
 import { LOCK_DURATION_MS } from './env.ts';
 
@@ -16,7 +17,7 @@ export interface AuditQueues {
 // The test's own view of the queues (a fail-fast connection to the test's Redis).
 export function openQueues(ctx: TestContext): AuditQueues {
   const redis = createCommandConnection(ctx.config, ctx.log, 'fault-test');
-  const queues = createQueues(redis, ctx.config);
+  const queues = createOrderQueues(redis, ctx.config);
   return {
     queues,
     async close() {

@@ -1,4 +1,4 @@
--- The order service, its outbox, the consumers' inbox and their effects.
+-- The order service's own tables (the outbox and inbox are the engine's: sql/engine/).
 -- Table and column names are a contract: other tools (audit, dashboards) read them.
 
 CREATE TABLE orders (
@@ -15,33 +15,6 @@ CREATE TABLE orders (
 -- GET /orders pages newest first, optionally by status.
 CREATE INDEX orders_created_idx ON orders (created_at DESC, id DESC);
 CREATE INDEX orders_status_created_idx ON orders (status, created_at DESC, id DESC);
-
-CREATE TABLE outbox (
-  id             uuid PRIMARY KEY,
-  aggregate_type text NOT NULL,
-  aggregate_id   uuid NOT NULL,
-  event_type     text NOT NULL,
-  payload        jsonb NOT NULL,
-  headers        jsonb NOT NULL DEFAULT '{}',
-  created_at     timestamptz NOT NULL DEFAULT now(),
-  published_at   timestamptz,
-  attempts       int NOT NULL DEFAULT 0,
-  last_error     text,
-  dead_at        timestamptz,
-  -- A row that failed to publish waits until then before the relay tries it again.
-  available_at   timestamptz NOT NULL DEFAULT now()
-);
--- The relay's claim query walks only the rows still to publish; published rows leave the index.
-CREATE INDEX outbox_unpublished_idx ON outbox (created_at) WHERE published_at IS NULL AND dead_at IS NULL;
-CREATE INDEX outbox_aggregate_idx ON outbox (aggregate_id);
-
--- The inbox: one row per (consumer, message) whose effect has committed.
-CREATE TABLE processed_messages (
-  consumer     text NOT NULL,
-  message_id   uuid NOT NULL,
-  processed_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (consumer, message_id)
-);
 
 -- The simulated payment provider's own ledger. It stands for an external system:
 -- a second row for one order is a double charge.
@@ -69,16 +42,6 @@ CREATE TABLE deliveries (
   dispatched_at timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE SEQUENCE invoice_number_seq;
-
-CREATE TABLE invoices (
-  id           uuid PRIMARY KEY,
-  order_id     uuid NOT NULL UNIQUE REFERENCES orders (id),
-  number       text NOT NULL UNIQUE,
-  amount_cents bigint NOT NULL,
-  created_at   timestamptz NOT NULL DEFAULT now()
-);
-
 CREATE TABLE idempotency_keys (
   key             text PRIMARY KEY,
   request_hash    text NOT NULL,
@@ -86,3 +49,6 @@ CREATE TABLE idempotency_keys (
   response_body   jsonb,
   created_at      timestamptz NOT NULL DEFAULT now()
 );
+-- Retention deletes old keys by age.
+CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
+ALTER TABLE idempotency_keys SET (autovacuum_vacuum_scale_factor = 0.02);

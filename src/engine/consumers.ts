@@ -1,0 +1,173 @@
+// The consumers of a service, run by the engine: one BullMQ Worker per queue, each calling its
+// handler through the same path. The engine loads and checks the event, absorbs duplicates through
+// the inbox, wakes the relay after a step wrote routed events, retries with backoff, runs the
+// handler's give-up hook on the last attempt, and never spends an attempt while Postgres is away.
+import { DelayedError, UnrecoverableError, Worker, type Job, type Processor } from 'bullmq';
+import { Cluster } from 'ioredis';
+import type { Logger } from 'pino';
+import { isConnectionError, type Db, type Fragment, type Sql } from '../db/client.ts';
+import type { ConsumerMetrics } from '../metrics/metrics.ts';
+import { createWorkerConnection, type RedisTarget } from '../redis/connection.ts';
+import { inSpan, traceIdOf } from '../tracing.ts';
+import type { OutboxJobData } from './events.ts';
+import type { Signer } from './signing.ts';
+import { createStep, loadEvent, type Step, type StepResult, type Trust } from './step.ts';
+import type { Topology } from './topology.ts';
+
+export interface ConsumerSpec<E extends string = string, Q extends string = string, C = any> {
+  queue: Q;
+  // The inbox name; defaults to the topology's consumer of `queue`.
+  name?: string;
+  // Event types it takes (another service's, for a consumer of that service's events).
+  accepts: readonly string[];
+  // 'outbox': the event is re-read from this database's outbox (the job only names it).
+  // 'signature': the consumer cannot read the producer's outbox; the job's HMAC must hold.
+  trust: Trust;
+  // Domain state for the handler, read in the same statement as the event: a SELECT returning at
+  // most one row, which may use e.id and e.aggregate_id. Null when it finds nothing.
+  context?: (db: Db) => Fragment;
+  handle(step: Step<E, C>): Promise<StepResult>;
+  // Runs once, when the last attempt failed (an operator can still retry the job from the board).
+  onGiveUp?(step: Step<E, C>, err: unknown): Promise<void>;
+}
+
+export interface ConsumerSettings extends RedisTarget {
+  QUEUE_PREFIX: string;
+  WORKER_CONCURRENCY: number;
+  WORKER_LOCK_DURATION_MS: number;
+  WORKER_STALLED_INTERVAL_MS: number;
+  WORKER_MAX_STALLED_COUNT: number;
+  JOB_BACKOFF_MS: number;
+}
+
+export interface ConsumerDeps {
+  sql: Sql;
+  topology: Topology;
+  settings: ConsumerSettings;
+  log: Logger;
+  metrics: ConsumerMetrics;
+  signer?: Signer | undefined;
+  // Called after a step committed events some queue consumes (in-process hand-off or NOTIFY).
+  wakeRelay: () => void;
+}
+
+export interface Consumers {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  workers: Worker[];
+}
+
+export function isFinalAttempt(job: Pick<Job, 'attemptsMade' | 'opts'>, err: unknown): boolean {
+  // Postgres unreachable is never the last word: the job is put back without spending an attempt.
+  if (isConnectionError(err)) return false;
+  // attemptsMade counts the attempts that already failed, not the one running now.
+  return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+// One job through one consumer: load, dedupe, handle, give up on the last failed attempt.
+export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps): (job: Job<OutboxJobData>) => Promise<StepResult> {
+  const consumer = spec.name ?? deps.topology.consumerOf(spec.queue);
+  const load = { consumer, trust: spec.trust, accepts: spec.accepts, context: spec.context };
+  const onEmitted = (types: readonly string[]) => {
+    if (types.some((t) => deps.topology.isRouted(t))) deps.wakeRelay();
+  };
+  return async (job) => {
+    const loaded = await loadEvent(deps.sql, load, job.id, job.data, deps.signer);
+    if (loaded.processed) return { outcome: 'duplicate' };
+    const step = createStep(deps.sql, consumer, loaded, job.attemptsMade, onEmitted);
+    try {
+      return await spec.handle(step);
+    } catch (err) {
+      if (spec.onGiveUp && isFinalAttempt(job, err)) await spec.onGiveUp(step, err);
+      throw err;
+    }
+  };
+}
+
+export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDeps): Consumers {
+  const { settings, log, metrics } = deps;
+  const clusters: Cluster[] = []; // a Cluster handed to a Worker is shared, not owned: we close it
+  let lastUnavailableLogAt = 0;
+  const workers = specs.map((spec) => {
+    const queue = spec.queue;
+    const run = createProcessor(spec, deps);
+    const process: Processor<OutboxJobData, StepResult> = (job, token) =>
+      inSpan(`process ${queue}`, 'consumer', job.data?.headers ?? {}, async () => {
+        const stopTimer = metrics.jobDuration.startTimer({ queue });
+        try {
+          const result = await run(job);
+          metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
+          const fields = { queue, job_id: job.id, outbox_id: job.data?.outboxId, aggregate_id: job.data?.aggregateId, trace_id: traceIdOf(job.data?.headers?.traceparent), detail: result.detail };
+          log.info(fields, result.outcome === 'duplicate' ? 'duplicate message absorbed by the inbox' : `${spec.name ?? deps.topology.consumerOf(queue)} ${result.outcome}`);
+          return result;
+        } catch (err) {
+          // Postgres unreachable: the job waits for it without spending an attempt, as the relay
+          // never counts a Redis outage against a row. Counted as attempts, a restart of a few
+          // seconds used up JOB_ATTEMPTS and left jobs failed for an outage.
+          if (!isConnectionError(err) || !token) throw err;
+          try {
+            await job.moveToDelayed(Date.now() + settings.JOB_BACKOFF_MS * (0.5 + Math.random()), token);
+          } catch {
+            throw err; // Redis is away too: an ordinary failed attempt
+          }
+          if (Date.now() - lastUnavailableLogAt > 30_000) {
+            lastUnavailableLogAt = Date.now();
+            log.warn({ queue, err: (err as Error).message }, 'postgres unavailable; jobs wait for it without spending their attempts');
+          }
+          throw new DelayedError();
+        } finally {
+          stopTimer();
+        }
+      });
+    const connection = createWorkerConnection(settings);
+    if (connection instanceof Cluster) clusters.push(connection);
+    const worker = new Worker<OutboxJobData, StepResult>(queue, process, {
+      connection,
+      prefix: settings.QUEUE_PREFIX,
+      concurrency: settings.WORKER_CONCURRENCY,
+      lockDuration: settings.WORKER_LOCK_DURATION_MS,
+      stalledInterval: settings.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: settings.WORKER_MAX_STALLED_COUNT,
+      autorun: false,
+    });
+    watchWorker(worker, queue, log, metrics);
+    return worker;
+  });
+
+  let started = false;
+  return {
+    workers,
+    async start() {
+      if (started) return;
+      started = true;
+      // Not awaiting readiness: with Redis away the workers keep reconnecting on their own, and the
+      // rest of the process (the API above all) must still start.
+      for (const worker of workers) worker.run().catch((err: unknown) => log.error({ err }, 'worker stopped unexpectedly'));
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      await Promise.all(workers.map((w) => w.close())); // stops taking jobs, waits for the active ones
+      for (const cluster of clusters) cluster.disconnect();
+    },
+  };
+}
+
+function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, metrics: ConsumerMetrics): void {
+  worker.on('failed', (job: Job<OutboxJobData> | undefined, err: Error) => {
+    const attempts = job?.opts.attempts ?? 1;
+    const final = !job || job.attemptsMade >= attempts || err.name === 'UnrecoverableError';
+    (final ? metrics.jobsFailed : metrics.jobsRetried).inc({ queue });
+    log.warn(
+      { queue, job_id: job?.id, aggregate_id: job?.data?.aggregateId, trace_id: traceIdOf(job?.data?.headers?.traceparent), attempt: job?.attemptsMade, attempts, err: err.message },
+      final ? 'job failed for good; retry it from the dashboard at /admin/queues' : 'job failed; will retry with backoff',
+    );
+  });
+  // While Redis is away every reconnect attempt fails: say so once every half minute, not each time.
+  let lastErrorLogAt = 0;
+  worker.on('error', (err: Error) => {
+    if (Date.now() - lastErrorLogAt < 30_000) return;
+    lastErrorLogAt = Date.now();
+    log.warn({ queue, err: err.message }, 'worker cannot reach Redis; retrying');
+  });
+}

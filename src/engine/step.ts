@@ -1,0 +1,169 @@
+// One delivery of an event to a consumer: what the handler is given, and the two ways it records
+// its effect. Either way the inbox row (processed_messages), the effect and the next events commit
+// together, so a second delivery of the event is absorbed.
+//   record():      one statement built from the handler's CTEs, the inbox CTE and the outbox
+//                  inserts: one round trip, the fast path.
+//   transaction(): a postgres.js transaction for effects that need several statements or reads.
+import { UnrecoverableError } from 'bullmq';
+import type { Db, Fragment, Sql, TxSql } from '../db/client.ts';
+import { eventInsert, newEvent, type EventHeaders, type NewEvent, type OutboxJobData } from './events.ts';
+import type { Signer } from './signing.ts';
+
+export interface ConsumedEvent<E extends string = string> {
+  id: string;
+  type: E;
+  aggregateType: string;
+  aggregateId: string;
+  payload: Record<string, unknown>;
+  headers: EventHeaders;
+}
+
+export interface StepResult {
+  outcome: 'done' | 'duplicate' | 'skipped';
+  detail?: string;
+}
+
+// A CTE of a recorded step: its name and its statement. Effects must depend on the inbox CTE
+// (`… WHERE EXISTS (SELECT 1 FROM inbox)` or `FROM inbox`), so a duplicate writes nothing.
+export type Cte = readonly [name: string, statement: Fragment];
+
+export interface RecordedStep {
+  effects: readonly Cte[];
+  // Next events, each written only when the CTE named by `when` has rows (and the inbox is fresh).
+  emit?: ReadonlyArray<{ event: NewEvent; when?: string }>;
+  // Extra result columns, e.g. db`EXISTS (SELECT 1 FROM moved) AS moved`.
+  select?: Fragment;
+}
+
+export interface Step<E extends string = string, C = unknown> {
+  event: ConsumedEvent<E>;
+  // The row the consumer's `context` query returned for this event, or null.
+  context: C | null;
+  db: Sql;
+  attemptsMade: number;
+  // The next event of the same aggregate (or another), carrying this event's trace headers on.
+  next<N extends string>(type: N, payload: Record<string, unknown>, aggregate?: { type: string; id: string }): NewEvent<N>;
+  record<R extends object = Record<string, never>>(step: RecordedStep): Promise<{ fresh: boolean } & R>;
+  // `fn` runs after the inbox row is inserted; `emit` queues events written before the commit.
+  // Resolves { fresh: false } without calling `fn` when the inbox already had the event.
+  transaction<T>(fn: (tx: TxSql, emit: (event: NewEvent) => void) => Promise<T>): Promise<{ fresh: true; value: T } | { fresh: false }>;
+  // Writes an event in the caller's transaction, with no inbox row (a give-up hook's failure event).
+  insertEvent(db: Db, event: NewEvent): Promise<void>;
+}
+
+export type Trust = 'outbox' | 'signature';
+
+export interface LoadSpec {
+  consumer: string;
+  trust: Trust;
+  accepts: readonly string[];
+  // A SELECT returning at most one row, correlated on `e` (e.id, e.aggregate_id).
+  context?: ((db: Db) => Fragment) | undefined;
+}
+
+interface LoadedRow {
+  event_id?: string;
+  event_type?: string;
+  aggregate_type?: string;
+  aggregate_id?: string;
+  payload?: Record<string, unknown>;
+  headers?: EventHeaders;
+  processed: boolean;
+  context: unknown;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
+
+// The event a job stands for, as far as it can be trusted, with this consumer's inbox check and
+// the handler's context, in one statement.
+export async function loadEvent(sql: Sql, spec: LoadSpec, jobId: string | undefined, data: Partial<OutboxJobData> | undefined, signer?: Signer) {
+  const id = data?.outboxId ?? jobId;
+  if (!isUuid(id)) throw new UnrecoverableError(`job ${jobId} names no outbox event; jobs must be added by the relay`);
+  const processed = sql`EXISTS (SELECT 1 FROM processed_messages m WHERE m.consumer = ${spec.consumer} AND m.message_id = e.id) AS processed`;
+  const context = spec.context ? sql`(SELECT to_json(ctx) FROM (${spec.context(sql)}) ctx)` : sql`NULL::json`;
+  let event: ConsumedEvent;
+  let row: LoadedRow | undefined;
+  if (spec.trust === 'outbox') {
+    [row] = await sql<LoadedRow[]>`
+      SELECT e.id AS event_id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload, e.headers, ${processed}, ${context} AS context
+      FROM outbox e WHERE e.id = ${id}`;
+    if (!row) throw new UnrecoverableError(`no outbox event ${id}: the job was not added by the relay`);
+    event = { id, type: row.event_type!, aggregateType: row.aggregate_type!, aggregateId: row.aggregate_id!, payload: row.payload ?? {}, headers: row.headers ?? {} };
+  } else {
+    event = verifiedEvent(id, data, signer);
+    [row] = await sql<LoadedRow[]>`
+      SELECT ${processed}, ${context} AS context
+      FROM (SELECT ${event.id}::uuid AS id, ${event.aggregateId}::uuid AS aggregate_id) e`;
+  }
+  if (!spec.accepts.includes(event.type)) throw new UnrecoverableError(`outbox event ${id} is ${event.type}; this consumer takes ${spec.accepts.join(', ')}`);
+  return { event, processed: row!.processed, context: row!.context };
+}
+
+function verifiedEvent(id: string, data: Partial<OutboxJobData> | undefined, signer: Signer | undefined): ConsumedEvent {
+  if (!signer) throw new Error('a consumer that trusts signatures needs the signing key (OUTBOX_SIGNING_KEY)');
+  const fields = { outboxId: id, eventType: String(data?.eventType), aggregateType: data?.aggregateType, aggregateId: String(data?.aggregateId), payload: data?.payload };
+  const problem = signer.problem(fields, data?.signature);
+  if (problem) throw new UnrecoverableError(`event ${id} refused: ${problem}`);
+  if (!isUuid(data?.aggregateId) || typeof data.payload !== 'object' || data.payload === null) {
+    throw new UnrecoverableError(`event ${id} refused: it names no aggregate or carries no payload`);
+  }
+  const payload = data.payload as Record<string, unknown>;
+  return { id, type: fields.eventType, aggregateType: data.aggregateType ?? '', aggregateId: data.aggregateId, payload, headers: data.headers ?? {} };
+}
+
+// The recorded step as one statement: inbox, the handler's CTEs, the next events, the result.
+export function recordedStatement(db: Db, consumer: string, messageId: string, step: RecordedStep): Fragment {
+  const effects = step.effects.map(([name, statement]) => db`, ${db(name)} AS (${statement})`);
+  const emits = (step.emit ?? []).map(({ event, when }, i) => {
+    const condition = when ? db`EXISTS (SELECT 1 FROM inbox) AND EXISTS (SELECT 1 FROM ${db(when)})` : db`EXISTS (SELECT 1 FROM inbox)`;
+    return db`, ${db(`emit_${i}`)} AS (${eventInsert(db, event, condition)})`;
+  });
+  return db`
+    WITH inbox AS (
+      INSERT INTO processed_messages (consumer, message_id) VALUES (${consumer}, ${messageId})
+      ON CONFLICT DO NOTHING RETURNING message_id
+    ) ${effects} ${emits}
+    SELECT EXISTS (SELECT 1 FROM inbox) AS fresh ${step.select ? db`, ${step.select}` : db``}`;
+}
+
+export function createStep<E extends string, C>(
+  sql: Sql,
+  consumer: string,
+  loaded: { event: ConsumedEvent; context: unknown },
+  attemptsMade: number,
+  onEmitted: (types: readonly string[]) => void,
+): Step<E, C> {
+  const { event } = loaded;
+  return {
+    event: event as ConsumedEvent<E>,
+    context: (loaded.context ?? null) as C | null,
+    db: sql,
+    attemptsMade,
+    next: (type, payload, aggregate = { type: event.aggregateType, id: event.aggregateId }) => newEvent(type, aggregate, payload, event.headers),
+    async record<R extends object>(step: RecordedStep) {
+      const [row] = await recordedStatement(sql, consumer, event.id, step);
+      const result = row as { fresh: boolean } & R;
+      if (result.fresh) onEmitted((step.emit ?? []).map((e) => e.event.type));
+      return result;
+    },
+    async transaction(fn) {
+      const emitted: NewEvent[] = [];
+      const result = await sql.begin(async (tx) => {
+        const [fresh] = await tx`
+          INSERT INTO processed_messages (consumer, message_id) VALUES (${consumer}, ${event.id})
+          ON CONFLICT DO NOTHING RETURNING message_id`;
+        if (!fresh) return { fresh: false as const };
+        const value = await fn(tx, (e) => void emitted.push(e));
+        for (const e of emitted) await eventInsert(tx, e);
+        return { fresh: true as const, value };
+      });
+      if (result.fresh) onEmitted(emitted.map((e) => e.type));
+      return result;
+    },
+    insertEvent: async (db, e) => {
+      await eventInsert(db, e);
+      onEmitted([e.type]);
+    },
+  };
+}
