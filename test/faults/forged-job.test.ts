@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/audit.ts';
-import type { OutboxJobData } from '../../src/events/routing.ts';
+import type { OutboxJobData } from '../../src/engine/index.ts';
 import { createTestContext, TEST_ADMIN_PASSWORD, waitFor, type TestContext } from '../support/context.ts';
 import { RoleCluster } from './support/cluster.ts';
 import { driveOrders } from './support/driver.ts';

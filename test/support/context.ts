@@ -5,12 +5,15 @@ import postgres from 'postgres';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createSql, type Sql } from '../../src/db/client.ts';
-import { ensureDatabase, migrate } from '../../src/db/migrate.ts';
+import { ENGINE_MIGRATIONS, ensureDatabase, INVOICE_MIGRATIONS, migrate, ORDER_MIGRATIONS } from '../../src/db/migrate.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
 
 export interface TestContext {
   config: Config;
   sql: Sql;
+  // The invoice service's database: its own with `separateInvoices` (or TEST_SEPARATE_INVOICES=1
+  // for the whole suite), else the same pool as `sql`.
+  invoicesSql: Sql;
   redis: Redis;
   log: Logger;
   env: Record<string, string>;
@@ -29,12 +32,15 @@ function withDatabase(url: string, name: string): string {
 // stop and restart); by default the shared ones from the global setup.
 export async function createTestContext(
   overrides: Record<string, string> = {},
-  servers: { databaseUrl?: string; redisUrl?: string } = {},
+  servers: { databaseUrl?: string; redisUrl?: string; separateInvoices?: boolean } = {},
 ): Promise<TestContext> {
   const id = randomBytes(5).toString('hex');
   const databaseUrl = withDatabase(servers.databaseUrl ?? inject('databaseUrl'), `outbox_test_${id}`);
   const redisUrl = servers.redisUrl ?? inject('redisUrl');
+  const separate = servers.separateInvoices ?? process.env.TEST_SEPARATE_INVOICES === '1';
+  const invoicesUrl = separate ? withDatabase(databaseUrl, `outbox_test_${id}_invoices`) : undefined;
   await ensureDatabase(databaseUrl);
+  if (invoicesUrl) await ensureDatabase(invoicesUrl);
 
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
@@ -48,26 +54,32 @@ export async function createTestContext(
     RELAY_POLL_INTERVAL_MS: '200',
     JOB_BACKOFF_MS: '20',
     SHUTDOWN_GRACE_MS: '5000',
+    ...(invoicesUrl ? { INVOICES_DATABASE_URL: invoicesUrl, OUTBOX_SIGNING_KEY: randomBytes(32).toString('base64url') } : {}),
     ...overrides,
   };
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL, 'test');
   const sql = createSql({ url: databaseUrl, max: 4, connectTimeoutS: 5 });
-  await migrate(sql);
+  await migrate(sql, invoicesUrl ? [ENGINE_MIGRATIONS, ORDER_MIGRATIONS] : [ENGINE_MIGRATIONS, ORDER_MIGRATIONS, INVOICE_MIGRATIONS]);
+  const invoicesSql = invoicesUrl ? createSql({ url: invoicesUrl, max: 2, connectTimeoutS: 5 }) : sql;
+  if (invoicesUrl) await migrate(invoicesSql, [ENGINE_MIGRATIONS, INVOICE_MIGRATIONS]);
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
 
   return {
     config,
     sql,
+    invoicesSql,
     redis,
     log,
     env,
     async cleanup() {
       await sql.end({ timeout: 5 });
+      if (invoicesSql !== sql) await invoicesSql.end({ timeout: 5 });
       await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
       redis.disconnect();
       const admin = postgres(withDatabase(databaseUrl, 'postgres'), { max: 1, onnotice: () => {} });
       await admin.unsafe(`DROP DATABASE IF EXISTS "outbox_test_${id}" WITH (FORCE)`);
+      if (invoicesUrl) await admin.unsafe(`DROP DATABASE IF EXISTS "outbox_test_${id}_invoices" WITH (FORCE)`);
       await admin.end({ timeout: 5 });
     },
   };
