@@ -1,7 +1,7 @@
 // B_add: bare BullMQ addBulk at the relay's batch size (RELAY_BATCH_SIZE), with RELAY_CONCURRENCY
 // batches in flight as the relay's loops have, string job ids (the outbox ids), the queues' own
-// job options and the relay's job data (jobFor of an order.created row), on the same fail-fast
-// connection the relay uses. No Postgres.
+// job options and the relay's job data (jobFor of an order.created row, signed as the relay signs
+// it), on the same fail-fast connection the relay uses. No Postgres.
 import { createLogger } from '../../src/logger.ts';
 import { createFailFastRedis, waitUntilReady } from '../../src/redis/connection.ts';
 import { closeQueues } from '../../src/redis/queues.ts';
@@ -9,7 +9,7 @@ import { createOrderQueues } from '../../src/orders/queues.ts';
 import { jobFor } from '../../src/relay/publish.ts';
 import { wallNow } from '../lib/clock.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
-import { orderCreatedRow } from '../lib/payload.ts';
+import { BENCH_SIGNER, orderCreatedRow } from '../lib/payload.ts';
 import type { Profile } from '../lib/profile.ts';
 import { round, summarize } from '../lib/stats.ts';
 
@@ -28,7 +28,7 @@ export async function benchAdd(infra: Infra, db: BenchDb, profile: Profile) {
         while (next < rows.length) {
           const batch = rows.slice(next, (next += batchSize));
           const t = wallNow();
-          await queues.payments.addBulk(batch.map(jobFor));
+          await queues.payments.addBulk(batch.map((row) => jobFor(row, BENCH_SIGNER)));
           batchMs?.push(wallNow() - t);
         }
       }),

@@ -10,7 +10,7 @@ import { jobFor } from '../../src/relay/publish.ts';
 import { wallNow } from '../lib/clock.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
 import { openLoop } from '../lib/load.ts';
-import { orderCreatedRow } from '../lib/payload.ts';
+import { BENCH_SIGNER, orderCreatedRow } from '../lib/payload.ts';
 import { clockOffsetMs, startHelper } from '../lib/procs.ts';
 import type { Profile } from '../lib/profile.ts';
 import { feedMarks, OrderTracker } from '../lib/tracker.ts';
@@ -26,7 +26,7 @@ export async function benchLat(infra: Infra, db: BenchDb, profile: Profile, rate
     const tracker = new OrderTracker(['pay']);
     feedMarks(worker, () => tracker);
     const place = async () => {
-      const job = jobFor(orderCreatedRow());
+      const job = jobFor(orderCreatedRow(), BENCH_SIGNER);
       const sentAt = wallNow();
       await queues.payments.add(job.name, { ...job.data, sentAt } as typeof job.data, job.opts);
       return { id: job.opts.jobId!, t: sentAt };

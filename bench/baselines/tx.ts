@@ -4,6 +4,7 @@
 import { createOrderStore } from '../../src/api/order-store.ts';
 import { eventHeadersFor } from '../../src/api/trace.ts';
 import { createSql } from '../../src/db/client.ts';
+import { eventInsert, newEvent } from '../../src/engine/events.ts';
 import { wallNow } from '../lib/clock.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
 import { ORDER_BODY } from '../lib/payload.ts';
@@ -13,7 +14,8 @@ import { round, summarize } from '../lib/stats.ts';
 export async function benchTx(infra: Infra, db: BenchDb, profile: Profile) {
   const config = infra.config(db, 'tx');
   const sql = createSql({ url: db.url, max: config.PG_POOL_MAX, connectTimeoutS: 10 });
-  const store = createOrderStore(sql, () => {});
+  // The engine's outbox insert without the engine (no Redis): the relay wake-up is a no-op here.
+  const store = createOrderStore(sql, { newEvent, eventInsert, wakeRelay: () => {} });
   const run = async (ms: number, latencies?: number[]) => {
     const end = wallNow() + ms;
     let n = 0;

@@ -9,7 +9,7 @@ import { createOrderQueues } from '../../src/orders/queues.ts';
 import { jobFor } from '../../src/relay/publish.ts';
 import { sleep, wallNow } from '../lib/clock.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
-import { orderCreatedRow } from '../lib/payload.ts';
+import { BENCH_SIGNER, orderCreatedRow } from '../lib/payload.ts';
 import type { Profile } from '../lib/profile.ts';
 import { round } from '../lib/stats.ts';
 
@@ -28,7 +28,7 @@ export async function benchWork(infra: Infra, db: BenchDb, profile: Profile) {
   });
   try {
     for (let done = 0; done < n; done += 1000) {
-      await queues.payments.addBulk(Array.from({ length: Math.min(1000, n - done) }, () => jobFor(orderCreatedRow())));
+      await queues.payments.addBulk(Array.from({ length: Math.min(1000, n - done) }, () => jobFor(orderCreatedRow(), BENCH_SIGNER)));
     }
     let completed = 0;
     worker.on('completed', () => void completed++);

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { configSchema, loadConfig, type Config } from '../../src/config.ts';
 import { createSql, type Sql } from '../../src/db/client.ts';
-import { ensureDatabase, migrate } from '../../src/db/migrate.ts';
+import { ENGINE_MIGRATIONS, ensureDatabase, INVOICE_MIGRATIONS, migrate, ORDER_MIGRATIONS } from '../../src/db/migrate.ts';
 import { CpuMeter, redisPid, type CpuProbe } from './cpu.ts';
 
 // The role variables a run may override from its own environment (pool sizes, batch sizes, …).
@@ -41,14 +41,15 @@ export class Infra {
     return `{bench-${this.runId}-${label}}`;
   }
 
-  // A fresh database with the project's migrations applied.
+  // A fresh database with the project's migrations applied (every set: the engine's, the order
+  // service's and the invoice service's, which shares the database here).
   async database(label: string): Promise<BenchDb> {
     const name = `outbox_bench_${this.runId}_${label}`;
     const url = this.dbUrl(name);
     this.dbs.set(name, { name, url, sql: undefined as never });
     await ensureDatabase(url);
     const sql = createSql({ url, max: 4, connectTimeoutS: 10 });
-    await migrate(sql);
+    await migrate(sql, [ENGINE_MIGRATIONS, ORDER_MIGRATIONS, INVOICE_MIGRATIONS]);
     const db = { name, url, sql };
     this.dbs.set(name, db);
     return db;

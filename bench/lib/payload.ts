@@ -1,10 +1,11 @@
 // The one order every figure uses: the same body over HTTP, the same rows in the baselines'
 // transaction, the same job data in the bare BullMQ baselines.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { CreateOrderInput } from '../../src/api/schemas.ts';
 import { totalCents } from '../../src/api/order-store.ts';
 import { eventHeadersFor } from '../../src/api/trace.ts';
 import type { OutboxRow } from '../../src/db/outbox.ts';
+import { createSigner } from '../../src/engine/signing.ts';
 
 export const ORDER_BODY: CreateOrderInput = {
   customer_name: 'Bench Customer',
@@ -31,6 +32,11 @@ export function orderCreatedRow(): OutboxRow {
     payload_bytes: JSON.stringify(payload).length,
   };
 }
+
+// The relay signs every job it adds (src/engine/signing.ts, with its database's key): the bare
+// BullMQ baselines sign theirs alike, with a key of their own, so their job data is the relay's,
+// signature included (jobFor(row, BENCH_SIGNER)).
+export const BENCH_SIGNER = createSigner([randomBytes(32).toString('base64url')]);
 
 // SQL that fills the outbox with `n` such rows in one statement (the relay-drain backlogs).
 export const BACKLOG_SQL = `

@@ -8,7 +8,7 @@
 //    delivery job's completion. Without a sustained run, a discarded open loop warms up first.
 import { Queue } from 'bullmq';
 import { createLogger } from '../../src/logger.ts';
-import { QUEUE_NAMES } from '../../src/events/routing.ts';
+import { QUEUE_NAMES } from '../../src/orders/topology.ts';
 import { createFailFastRedis } from '../../src/redis/connection.ts';
 import { httpPlacer } from '../lib/http-orders.ts';
 import { claimPlan } from './claim-plan.ts';
@@ -58,6 +58,9 @@ export async function runPipeline(
     // Sustained first: its closed loop also warms every process up before the latency runs.
     if (o.sustained) {
       tracker = new OrderTracker(['delivered', 'invoiced']);
+      // `unpublished` counts every event the relay has yet to take, now including those routed to
+      // no queue (order.delivered, order.payment_failed, order.delivery_failed): they used to be
+      // written already published and were not counted; the relay now publishes them to nothing.
       const backlog = async () => {
         const [row] = await db.sql<{ unpublished: number; undelivered: number }[]>`
           SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL)::int AS unpublished,
