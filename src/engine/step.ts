@@ -119,11 +119,13 @@ export function recordedStatement(db: Db, consumer: string, messageId: string, s
     const condition = when ? db`EXISTS (SELECT 1 FROM inbox) AND EXISTS (SELECT 1 FROM ${db(when)})` : db`EXISTS (SELECT 1 FROM inbox)`;
     return db`, ${db(`emit_${i}`)} AS (${eventInsert(db, event, condition)})`;
   });
+  // postgres.js joins an array of fragments, but sends an empty array as a parameter.
+  const list = (fragments: Fragment[]) => (fragments.length > 0 ? fragments : db``);
   return db`
     WITH inbox AS (
       INSERT INTO processed_messages (consumer, message_id) VALUES (${consumer}, ${messageId})
       ON CONFLICT DO NOTHING RETURNING message_id
-    ) ${effects} ${emits}
+    ) ${list(effects)} ${list(emits)}
     SELECT EXISTS (SELECT 1 FROM inbox) AS fresh ${step.select ? db`, ${step.select}` : db``}`;
 }
 
