@@ -36,9 +36,9 @@ async function runCli(args: string[], env: Record<string, string> = ctx.env) {
   return { code, output: child.output() };
 }
 
-async function cliReport(args: string[]): Promise<{ code: number | null; output: string; report: AuditReport }> {
+async function cliReport(args: string[], env: Record<string, string> = ctx.env): Promise<{ code: number | null; output: string; report: AuditReport }> {
   const file = join(tmp, `${randomUUID()}.json`);
-  const { code, output } = await runCli([...args, '--json', file]);
+  const { code, output } = await runCli([...args, '--json', file], env);
   return { code, output, report: JSON.parse(await readFile(file, 'utf8')) as AuditReport };
 }
 
@@ -68,7 +68,7 @@ describe('on a pipeline that delivered every order', () => {
   });
 
   it('reports ok with zero counts, and what it checked', async () => {
-    const report = await runAudit({ sql: ctx.sql, queues, settleMs: 0, lockDurationMs: 30_000 });
+    const report = await runAudit({ sql: ctx.sql, invoicesSql: ctx.invoicesSql, queues, settleMs: 0, lockDurationMs: 30_000 });
     expect(report.counts).toEqual({ lost: 0, duplicated: 0, unexpected: 0, stuck: 0, recovered: 0 });
     expect(report.ok).toBe(true);
     expect(report.totals).toEqual({ orders: 3, outboxRows: 9, jobsScanned: 9, jobsPastRetention: 0 });
@@ -90,7 +90,7 @@ describe('with one of each violation seeded', () => {
   const ids: Record<string, string> = {};
   let report: AuditReport;
   let worker: Worker | undefined;
-  const auditAt = () => ({ sql: ctx.sql, queues, settleMs: 60_000, lockDurationMs: 1000, now: new Date(Date.now() + 5000) });
+  const auditAt = () => ({ sql: ctx.sql, invoicesSql: ctx.invoicesSql, queues, settleMs: 60_000, lockDurationMs: 1000, now: new Date(Date.now() + 5000) });
 
   beforeAll(async () => {
     // Lost: an old order with no event at all; an old order whose event was never published.
@@ -197,6 +197,89 @@ describe('with one of each violation seeded', () => {
   });
 });
 
+describe('with the invoices in their own database', () => {
+  let sep: TestContext;
+  let sepQueues: Queues;
+  const ids: Record<string, string> = {};
+  const good: string[] = [];
+  let clean: AuditReport;
+  let report: AuditReport;
+  const auditAt = () => ({ sql: sep.sql, invoicesSql: sep.invoicesSql, queues: sepQueues, settleMs: 60_000, lockDurationMs: 1000, now: new Date(Date.now() + 5000) });
+
+  beforeAll(async () => {
+    sep = await createTestContext({}, { separateInvoices: true });
+    sepQueues = createOrderQueues(sep.redis, sep.config);
+    // Correct pairs: delivered orders whose invoice is in the invoice service's database. Five, so
+    // the cross-database pages of two below take more than one page.
+    for (let i = 0; i < 5; i++) {
+      const id = await insertOrder('delivered', HOUR, ['payment', 'delivery', 'invoice', 'charge'], sep);
+      await insertEvent(id, 'order.paid', { ageMs: HOUR }, sep);
+      good.push(id);
+    }
+    clean = await runAudit(auditAt());
+    // Lost: a delivered order with no invoice in the invoices database.
+    ids.uninvoicedOrder = await insertOrder('delivered', HOUR, ['payment', 'delivery', 'charge'], sep);
+    ids.paidEvent = await insertEvent(ids.uninvoicedOrder, 'order.paid', { ageMs: HOUR }, sep);
+    // Unexpected: an invoice for an order that does not exist (no foreign key can stop it now), and
+    // a charge for one, from the orders database, so both sides of the orphan check are merged.
+    ids.missingOrder = randomUUID();
+    ids.orphanInvoice = await insertInvoice(ids.missingOrder, new Date(Date.now() - HOUR), sep);
+    ids.orphanCharge = await insertCharge(randomUUID(), sep);
+    report = await runAudit(auditAt());
+  });
+  afterAll(async () => {
+    if (sepQueues) await closeQueues(sepQueues);
+    await sep?.cleanup();
+  });
+
+  it('really is another database: the orders database has no invoices table to join', async () => {
+    expect(sep.invoicesSql).not.toBe(sep.sql);
+    const [row] = await sep.sql<{ t: string | null }[]>`SELECT to_regclass('invoices')::text AS t`;
+    expect(row!.t).toBeNull();
+  });
+
+  it('is clean when every delivered order has its invoice there', () => {
+    expect(clean.counts).toEqual({ lost: 0, duplicated: 0, unexpected: 0, stuck: 0, recovered: 0 });
+    expect(clean.ok).toBe(true);
+    expect(clean.totals.orders).toBe(5);
+  });
+
+  it('finds the order without an invoice as lost, and the invoice without an order as unexpected', () => {
+    expect(report.counts).toEqual({ lost: 1, duplicated: 0, unexpected: 2, stuck: 0, recovered: 0 });
+    expect(report.ok).toBe(false);
+    expectItem(report, 'lost', { kind: 'invoice_missing', orderId: ids.uninvoicedOrder, outboxId: ids.paidEvent, queue: 'invoices', jobId: ids.paidEvent }, 'no invoice');
+    expectItem(report, 'unexpected', { kind: 'orphan_effect', orderId: ids.missingOrder, table: 'invoices', rowIds: [ids.orphanInvoice] }, 'does not exist');
+    expectItem(report, 'unexpected', { kind: 'orphan_effect', table: 'gateway_charges', rowIds: [ids.orphanCharge] }, 'does not exist');
+    const named = Object.values(report.items).flat().map((item) => item.orderId);
+    for (const id of good) expect(named).not.toContain(id);
+  });
+
+  it('comes to the same counts in small pages, and lists the oldest first within the limit', async () => {
+    const paged = await runAudit({ ...auditAt(), lookupPageSize: 2 });
+    expect(paged.counts).toEqual(report.counts);
+    expect(paged.items).toEqual(report.items);
+    const limited = await runAudit({ ...auditAt(), lookupPageSize: 2, limit: 1 });
+    expect(limited.counts).toEqual(report.counts);
+    // The orphan invoice is an hour old, the orphan charge new.
+    expect(limited.items.unexpected.map((i) => i.table)).toEqual(['invoices']);
+  });
+
+  it('the CLI opens the invoices database from INVOICES_DATABASE_URL and finds the same', async () => {
+    expect(sep.env.INVOICES_DATABASE_URL).toBeDefined();
+    const { code, output, report: written } = await cliReport(['--settle-ms', '60000'], sep.env);
+    expect(output).toContain('1 lost, 0 duplicated, 2 unexpected');
+    expect(code).toBe(1);
+    expect(written.items.lost.map((i) => i.orderId)).toEqual([ids.uninvoicedOrder]);
+    expect(written.items.unexpected.map((i) => i.table).sort()).toEqual(['gateway_charges', 'invoices']);
+  });
+
+  it('the CLI exits 2 when the invoices database cannot be reached, saying so', async () => {
+    const { code, output } = await runCli([], { ...sep.env, INVOICES_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', PG_CONNECT_TIMEOUT_S: '2' });
+    expect(code).toBe(2);
+    expect(output).toContain('cannot reach the invoices database at postgres://127.0.0.1:1/nowhere');
+  });
+});
+
 describe('the CLI refuses to guess', () => {
   it('exits 2 on a bad flag, with the usage', async () => {
     const { code, output } = await runCli(['--settle-ms', 'soon']);
@@ -225,24 +308,32 @@ async function statusOf(id: string): Promise<string | undefined> {
 
 type Effect = 'payment' | 'delivery' | 'invoice' | 'charge';
 
-async function insertOrder(status: string, ageMs: number, effects: Effect[] = []): Promise<string> {
+// Seeds `c` (the file's context unless given); the invoice goes to the invoice service's database.
+async function insertOrder(status: string, ageMs: number, effects: Effect[] = [], c: TestContext = ctx): Promise<string> {
   const id = randomUUID();
   const at = new Date(Date.now() - ageMs);
-  await ctx.sql`
+  await c.sql`
     INSERT INTO orders (id, customer_name, address, items, total_cents, status, created_at, updated_at)
     VALUES (${id}, 'Audit seed', '4 Seed St', '[]'::jsonb, 1000, ${status}, ${at}, ${at})`;
-  if (effects.includes('payment')) await ctx.sql`INSERT INTO payments (id, order_id, charge_id, amount_cents, created_at) VALUES (${randomUUID()}, ${id}, ${randomUUID()}, 1000, ${at})`;
-  if (effects.includes('delivery')) await ctx.sql`INSERT INTO deliveries (id, order_id, courier, dispatched_at) VALUES (${randomUUID()}, ${id}, 'Ada', ${at})`;
-  if (effects.includes('invoice')) await ctx.sql`INSERT INTO invoices (id, order_id, number, amount_cents, created_at) VALUES (${randomUUID()}, ${id}, ${`INV-T-${id}`}, 1000, ${at})`;
-  if (effects.includes('charge')) await insertCharge(id);
+  if (effects.includes('payment')) await c.sql`INSERT INTO payments (id, order_id, charge_id, amount_cents, created_at) VALUES (${randomUUID()}, ${id}, ${randomUUID()}, 1000, ${at})`;
+  if (effects.includes('delivery')) await c.sql`INSERT INTO deliveries (id, order_id, courier, dispatched_at) VALUES (${randomUUID()}, ${id}, 'Ada', ${at})`;
+  if (effects.includes('invoice')) await insertInvoice(id, at, c);
+  if (effects.includes('charge')) await insertCharge(id, c);
   return id;
 }
 
-async function insertCharge(orderId: string): Promise<string> {
+async function insertInvoice(orderId: string, at: Date, c: TestContext = ctx): Promise<string> {
+  const id = randomUUID();
+  await c.invoicesSql`INSERT INTO invoices (id, order_id, number, amount_cents, customer_name, created_at)
+    VALUES (${id}, ${orderId}, ${`INV-T-${orderId}`}, 1000, 'Audit seed', ${at})`;
+  return id;
+}
+
+async function insertCharge(orderId: string, c: TestContext = ctx): Promise<string> {
   const id = randomUUID();
   // Distinct timestamps, so the report's oldest-first order of row ids is the insertion order.
   await new Promise((r) => setTimeout(r, 2));
-  await ctx.sql`INSERT INTO gateway_charges (id, idempotency_key, order_id, amount_cents) VALUES (${id}, ${randomUUID()}, ${orderId}, 1000)`;
+  await c.sql`INSERT INTO gateway_charges (id, idempotency_key, order_id, amount_cents) VALUES (${id}, ${randomUUID()}, ${orderId}, 1000)`;
   return id;
 }
 
@@ -254,13 +345,13 @@ interface EventSeed {
   dead?: string;
 }
 
-async function insertEvent(orderId: string, eventType: string, seed: EventSeed = {}): Promise<string> {
+async function insertEvent(orderId: string, eventType: string, seed: EventSeed = {}, c: TestContext = ctx): Promise<string> {
   const id = randomUUID();
   const at = new Date(Date.now() - (seed.ageMs ?? 0));
   const published = (seed.published ?? true) ? at : null;
-  await ctx.sql`
+  await c.sql`
     INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, published_at, attempts, republished, last_error, dead_at)
-    VALUES (${id}, 'order', ${orderId}, ${eventType}, ${ctx.sql.json({ order_id: orderId })}, ${at}, ${published},
+    VALUES (${id}, 'order', ${orderId}, ${eventType}, ${c.sql.json({ order_id: orderId })}, ${at}, ${published},
             ${seed.attempts ?? 0}, ${seed.republished ?? 0}, ${seed.dead ?? null}, ${seed.dead ? at : null})`;
   return id;
 }

@@ -3,7 +3,8 @@
 //   lost        work that should have finished by now and did not (orders, events, invoices,
 //               payment and delivery rows their status promises)
 //   duplicated  an order with more than one charge, payment, delivery or invoice
-//   unexpected  effect rows without their order; jobs the relay did not add
+//   unexpected  effect rows without their order (also invoices, which have no foreign key to
+//               orders); jobs the relay did not add
 //   stuck       dead outbox rows, failed jobs, jobs active past the lock: need a person, but are
 //               not violations unless `strict`
 //   recovered   failures that healed: events published after a retry, jobs completed after a retry
@@ -13,6 +14,15 @@
 // together (an order's status and its payment) or that are ordered in time (an outbox row
 // commits before the relay adds its job, so a job read first always finds its row). Time-based
 // checks only look at what is older than `settleMs`, so work in flight is not reported.
+//
+// The invoice service may keep its invoices in its own database (INVOICES_DATABASE_URL, passed as
+// `invoicesSql`). Postgres cannot join across databases, so the checks that read invoices then
+// read one side in pages of ids and look each page up in the other (queries.ts, `…Across`): orders
+// first and their invoices after for a missing invoice, invoices first and their orders after for
+// an invoice without its order. Each side is read after what it depends on committed, so work in
+// flight is again never reported; a page is one statement, so, as with jobs, a row that changes
+// while the audit pages may be seen twice or missed. Duplicate invoices are not looked for there:
+// UNIQUE(order_id) in the invoices table rules them out.
 //
 // Limits, by design: counts are findings, not distinct orders (a stuck order and its unpublished
 // event are two); a job that changes state while the audit pages through Redis may be seen twice
@@ -30,6 +40,9 @@ export type { AuditItem, AuditKind, AuditReport, Category } from './report.ts';
 
 export interface AuditOptions {
   sql: Sql;
+  // The invoice service's database when it has its own (INVOICES_DATABASE_URL). Absent, or the
+  // same pool as `sql`: the invoices are in `sql`'s database and checked with joins.
+  invoicesSql?: Sql | undefined;
   queues: Queues;
   // How long the pipeline may take before unfinished work counts as lost.
   settleMs: number;
@@ -43,6 +56,8 @@ export interface AuditOptions {
   strict?: boolean;
   // Jobs read from Redis per page. Default 500.
   pageSize?: number;
+  // Ids per lookup in the other database when the invoices have their own. Default 1000.
+  lookupPageSize?: number;
   // The relay's outbox retention (OUTBOX_RETENTION_S): a job added before now minus this may have
   // outlived its pruned row, which is then no violation. Default: no retention, every job is checked.
   outboxRetentionMs?: number;
@@ -86,18 +101,26 @@ export async function runAudit(opts: AuditOptions): Promise<AuditReport> {
 // The Postgres checks, run one after another so the audit takes one connection at a time.
 async function checkDatabase(opts: AuditOptions, now: Date, limit: number, collector: FindingCollector): Promise<void> {
   const { sql, settleMs } = opts;
+  // Set only when the invoices are in another database.
+  const invoicesSql = opts.invoicesSql && opts.invoicesSql !== sql ? opts.invoicesSql : undefined;
+  const pageSize = opts.lookupPageSize ?? q.LOOKUP_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError(`lookupPageSize must be a positive integer, got ${pageSize}`);
   const cutoff = new Date(now.getTime() - settleMs);
   // At least one row even with limit 0, so `total` still comes back; the extra item is dropped by the collector.
   const n = Math.max(limit, 1);
   const checks = [
     check('lost', () => q.findUnsettledOrders(sql, cutoff, n), (row) => r.unsettledOrderItem(row, now, settleMs)),
     check('lost', () => q.findUnpublishedEvents(sql, cutoff, n), (row) => r.unpublishedEventItem(row, now)),
-    check('lost', () => q.findUninvoicedOrders(sql, cutoff, n), (row) => r.uninvoicedOrderItem(row, now)),
+    check(
+      'lost',
+      () => (invoicesSql ? q.findUninvoicedOrdersAcross(sql, invoicesSql, cutoff, n, pageSize) : q.findUninvoicedOrders(sql, cutoff, n)),
+      (row) => r.uninvoicedOrderItem(row, now),
+    ),
     check('lost', () => q.findPaidWithoutPayment(sql, n), r.missingPaymentItem),
     check('lost', () => q.findChargesWithoutPayment(sql, cutoff, n), r.chargeWithoutPaymentItem),
     check('lost', () => q.findDeliveredWithoutDelivery(sql, n), r.missingDeliveryItem),
-    check('duplicated', () => q.findDuplicateEffects(sql, n), r.duplicateEffectItem),
-    check('unexpected', () => q.findOrphanEffects(sql, n), r.orphanEffectItem),
+    check('duplicated', () => q.findDuplicateEffects(sql, n, { invoices: !invoicesSql }), r.duplicateEffectItem),
+    check('unexpected', () => (invoicesSql ? q.findOrphanEffectsAcross(sql, invoicesSql, n, pageSize) : q.findOrphanEffects(sql, n)), r.orphanEffectItem),
     check('stuck', () => q.findDeadEvents(sql, n), r.deadEventItem),
     check('recovered', () => q.findRetriedPublishedEvents(sql, n), r.retriedEventItem),
   ];

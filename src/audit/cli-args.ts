@@ -24,7 +24,8 @@ Prints the JSON report on stdout (or writes it to FILE) and a summary on stderr.
   --limit N      list at most N items per category (default ${DEFAULT_LIMIT}; all are counted)
 
 Exit status: 0 no violations, 1 violations, 2 usage or connection error.
-Reads DATABASE_URL, REDIS_URL, QUEUE_PREFIX and WORKER_LOCK_DURATION_MS like the service.`;
+Reads DATABASE_URL, INVOICES_DATABASE_URL (when the invoice service has its own database),
+REDIS_URL, QUEUE_PREFIX and WORKER_LOCK_DURATION_MS like the service.`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
