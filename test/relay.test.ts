@@ -1,12 +1,16 @@
-// The relay against real Postgres and Redis: atomicity, dedupe, concurrency and poison rows.
+// The relay against real Postgres and Redis: routing, signed jobs, dedupe, concurrency, late
+// commits and poison rows.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/db/client.ts';
 import { insertOrderWithEvent } from '../src/db/orders.ts';
 import type { OutboxRow } from '../src/db/outbox.ts';
+import { eventInsert, newEvent } from '../src/engine/events.ts';
+import { createSigner } from '../src/engine/signing.ts';
+import { createOrderQueues, type OrderQueues as Queues } from '../src/orders/queues.ts';
+import { ORDER_TOPOLOGY } from '../src/orders/topology.ts';
 import { createFailFastRedis, waitUntilReady } from '../src/redis/connection.ts';
 import { closeQueues } from '../src/redis/queues.ts';
-import { createOrderQueues, type OrderQueues as Queues } from '../src/orders/queues.ts';
 import { createBatchProcessor } from '../src/relay/outbox-store.ts';
 import { publishRows } from '../src/relay/publish.ts';
 import { createRelay } from '../src/relay/relay.ts';
@@ -15,6 +19,7 @@ import { createTestContext, waitFor, type TestContext } from './support/context.
 let ctx: TestContext;
 let queues: Queues;
 let redis: ReturnType<typeof createFailFastRedis>;
+const signer = createSigner(['test-relay-signing-key']);
 
 beforeAll(async () => {
   ctx = await createTestContext({ RELAY_MAX_ATTEMPTS: '3', RELAY_RETRY_BASE_MS: '10', RELAY_MAX_PAYLOAD_BYTES: '2048' });
@@ -35,7 +40,12 @@ function instrumentedRelay(published: string[]) {
     processBatch: createBatchProcessor(ctx.sql, { maxAttempts: ctx.config.RELAY_MAX_ATTEMPTS, baseDelayMs: ctx.config.RELAY_RETRY_BASE_MS }),
     publish: async (rows: OutboxRow[]) => {
       const outcome = await publishRows(rows, {
-        addBulk: (queue, jobs) => queues[queue].addBulk(jobs),
+        topology: ORDER_TOPOLOGY,
+        signer,
+        addBulk: (queue, jobs) => {
+          if (!ORDER_TOPOLOGY.isQueue(queue)) throw new Error(`no queue ${queue}`);
+          return queues[queue].addBulk(jobs);
+        },
         isRedisReady: () => redis.status === 'ready',
         maxPayloadBytes: ctx.config.RELAY_MAX_PAYLOAD_BYTES,
       });
@@ -51,41 +61,58 @@ function instrumentedRelay(published: string[]) {
 
 async function placeOrder(db: Db = ctx.sql) {
   const orderId = randomUUID();
-  const eventId = randomUUID();
+  const event = newEvent('order.created', { type: 'order', id: orderId }, { order_id: orderId, total_cents: 1200 });
   await insertOrderWithEvent(
     db,
     { id: orderId, customer_name: 'Relay', address: '1 Relay Rd', items: [{ flavor: 'Diavola', size: 'large', quantity: 1, unit_price_cents: 1200 }], total_cents: 1200 },
-    { id: eventId, event_type: 'order.created', payload: { order_id: orderId }, headers: {} },
+    eventInsert(db, event),
   );
-  return { orderId, eventId };
+  return { orderId, eventId: event.id };
 }
 
-async function unpublishedCount(): Promise<number> {
-  const [row] = await ctx.sql`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND dead_at IS NULL`;
+// Rows of `ids` still to publish (not the whole table: only what this test wrote).
+async function unpublishedCount(ids: readonly string[]): Promise<number> {
+  const [row] = await ctx.sql`SELECT count(*)::int AS n FROM outbox WHERE id = ANY(${ids as string[]}::uuid[]) AND published_at IS NULL AND dead_at IS NULL`;
   return row!.n;
 }
 
 describe('the relay', () => {
-  it('never sees a rolled-back order transaction: no outbox row, no job', async () => {
-    let rolledBack: { orderId: string; eventId: string } | undefined;
-    await ctx.sql
-      .begin(async (tx) => {
-        rolledBack = await placeOrder(tx);
-        throw new Error('abort the order transaction');
-      })
-      .catch(() => {});
-    const committed = await placeOrder();
+  it('publishes an order.created row as a signed job carrying its aggregate, and leaves it to be confirmed', async () => {
+    const { orderId, eventId } = await placeOrder();
+    const published: string[] = [];
+    const relay = instrumentedRelay(published);
+    relay.start();
+    await waitFor('the row to be published', () => published.includes(eventId));
+    await relay.stop();
+
+    const job = await queues.payments.getJob(eventId);
+    expect(job?.data).toMatchObject({ outboxId: eventId, eventType: 'order.created', aggregateType: 'order', aggregateId: orderId, payload: { order_id: orderId, total_cents: 1200 } });
+    expect(signer.problem(job!.data, job!.data.signature)).toBeUndefined();
+    const [row] = await ctx.sql<{ published_at: Date | null; confirmed_at: Date | null }[]>`SELECT published_at, confirmed_at FROM outbox WHERE id = ${eventId}`;
+    expect(row!.published_at).not.toBeNull();
+    expect(row!.confirmed_at).toBeNull(); // the payment consumer has not recorded it yet
+  });
+
+  it('publishes an event routed to no queue through the relay, adds no job for it and confirms it at once', async () => {
+    const orderId = randomUUID();
+    const event = newEvent('order.delivered', { type: 'order', id: orderId }, { order_id: orderId });
+    await eventInsert(ctx.sql, event);
+    // Written like any event: the relay, with the routes of its version, decides where it goes.
+    const [written] = await ctx.sql<{ published_at: Date | null }[]>`SELECT published_at FROM outbox WHERE id = ${event.id}`;
+    expect(written!.published_at).toBeNull();
 
     const published: string[] = [];
     const relay = instrumentedRelay(published);
     relay.start();
-    await waitFor('the committed row to be published', () => published.includes(committed.eventId));
+    await waitFor('the row to be published', () => published.includes(event.id));
     await relay.stop();
 
-    expect(await ctx.sql`SELECT 1 FROM orders WHERE id = ${rolledBack!.orderId}`).toHaveLength(0);
-    expect(await ctx.sql`SELECT 1 FROM outbox WHERE id = ${rolledBack!.eventId}`).toHaveLength(0);
-    expect(await queues.payments.getJob(rolledBack!.eventId)).toBeUndefined();
-    expect(await queues.payments.getJob(committed.eventId)).toBeDefined();
+    const [row] = await ctx.sql<{ published_at: Date | null; confirmed_at: Date | null; last_error: string | null }[]>`
+      SELECT published_at, confirmed_at, last_error FROM outbox WHERE id = ${event.id}`;
+    expect(row!.published_at).not.toBeNull();
+    expect(row!.confirmed_at).not.toBeNull();
+    expect(row!.last_error).toBeNull();
+    for (const name of ORDER_TOPOLOGY.queueNames) expect(await queues[name].getJob(event.id)).toBeUndefined();
   });
 
   it('makes no second job when a row is published again (jobId = outbox id)', async () => {
@@ -94,6 +121,7 @@ describe('the relay', () => {
     const relay = instrumentedRelay(published);
     relay.start();
     await waitFor('the first publication', () => published.includes(eventId));
+    const first = await queues.payments.getJob(eventId);
     const before = await queues.payments.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
 
     // As after a crash between the add and the mark: the row is unpublished again.
@@ -103,18 +131,19 @@ describe('the relay', () => {
     await relay.stop();
 
     expect(await queues.payments.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed')).toBe(before);
+    expect((await queues.payments.getJob(eventId))?.timestamp).toBe(first!.timestamp); // the same job, not a new one
   });
 
   it('lets two relays at once publish each of 600 rows exactly once', async () => {
     const values: string[] = Array.from({ length: 600 }, () => randomUUID());
     await ctx.sql`
       INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
-      SELECT id, 'order', gen_random_uuid(), 'order.delivered', '{}'::jsonb FROM unnest(${values}::uuid[]) AS id`;
+      SELECT id, 'order', gen_random_uuid(), 'order.created', '{}'::jsonb FROM unnest(${values}::uuid[]) AS id`;
     const first: string[] = [];
     const second: string[] = [];
     const relays = [instrumentedRelay(first), instrumentedRelay(second)];
     relays.forEach((r) => r.start());
-    await waitFor('the backlog to drain', async () => (await unpublishedCount()) === 0);
+    await waitFor('the backlog to drain', async () => (await unpublishedCount(values)) === 0);
     await Promise.all(relays.map((r) => r.stop()));
 
     const all = [...first, ...second].filter((id) => values.includes(id));
@@ -123,6 +152,9 @@ describe('the relay', () => {
     // Both took part; SKIP LOCKED gave each its own rows.
     expect(first.length).toBeGreaterThan(0);
     expect(second.length).toBeGreaterThan(0);
+    // Every row has its job in the payment queue.
+    const jobs = await Promise.all(values.map((id) => queues.payments.getJob(id)));
+    expect(jobs.filter((j, i) => j?.data.outboxId !== values[i])).toEqual([]);
   });
 
   it('publishes an order placed behind a backlog without waiting for the backlog (one loop claims newest first)', async () => {
@@ -135,7 +167,7 @@ describe('the relay', () => {
     const published: string[] = [];
     const relay = instrumentedRelay(published);
     relay.start();
-    await waitFor('the backlog to drain', async () => (await unpublishedCount()) === 0);
+    await waitFor('the backlog to drain', async () => (await unpublishedCount([...backlog, eventId])) === 0);
     await relay.stop();
     // Batches of 50: oldest first alone, the new order would come after all 2000.
     expect(published.indexOf(eventId)).toBeGreaterThanOrEqual(0);

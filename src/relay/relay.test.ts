@@ -1,12 +1,12 @@
 // The relay loop with narrow fake functions: no database, no Redis.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../logger.ts';
 import type { OutboxRow } from '../db/outbox.ts';
 import type { BatchOutcome } from './publish.ts';
 import { createRelay, smallClaimGapMs } from './relay.ts';
 
 const log = createLogger('silent', 'test');
-const publishAll = async (rows: OutboxRow[]): Promise<BatchOutcome> => ({ published: rows.map((r) => r.id), failed: [] });
+const publishAll = async (rows: OutboxRow[]): Promise<BatchOutcome> => ({ published: rows.map((r) => r.id), unrouted: [], failed: [] });
 
 function fakeOutbox(count: number) {
   const pending = Array.from({ length: count }, (_, i) => ({ id: `row-${i}` }) as OutboxRow);
@@ -89,23 +89,79 @@ describe('createRelay', () => {
     expect(outbox.published.length).toBeGreaterThan(claimStarts.length); // claims took several rows each
   });
 
-  it('backs off after a failed batch and carries on', async () => {
-    const outbox = fakeOutbox(3);
-    let failures = 2;
-    const relay = createRelay({
-      processBatch: async (limit, publish) => {
-        if (failures-- > 0) throw new Error('redis unavailable');
-        return outbox.processBatch(limit, publish);
-      },
-      publish: publishAll,
-      log,
-      batchSize: 100,
-      concurrency: 1,
-      pollIntervalMs: 600_000,
+  describe('after a failing batch', () => {
+    afterEach(() => {
+      vi.useRealTimers();
     });
-    relay.start();
-    await until(() => outbox.published.length === 3);
-    await relay.stop();
+
+    // A processBatch that fails or succeeds as scripted, recording the (fake) time of each call.
+    function scriptedBatches(script: Array<'fail' | 'ok'>) {
+      const calls: number[] = [];
+      const processBatch = async () => {
+        calls.push(Date.now());
+        const step = script.shift() ?? 'ok';
+        if (step === 'fail') throw new Error('redis unavailable');
+        return 0; // nothing claimed: the loop then waits for the poll or a wake-up
+      };
+      return { calls, processBatch };
+    }
+
+    // Lets the loop run what it can without moving the clock.
+    const settle = () => vi.advanceTimersByTimeAsync(0);
+
+    // The next call comes exactly `ms` after the last one: not a millisecond sooner.
+    async function expectNextCallAfter(calls: number[], ms: number) {
+      const before = calls.length;
+      await vi.advanceTimersByTimeAsync(ms - 1);
+      expect(calls.length, `no retry before ${ms} ms`).toBe(before);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls.length, `a retry at ${ms} ms`).toBe(before + 1);
+      expect(calls[before]! - calls[before - 1]!).toBe(ms);
+    }
+
+    it('waits before each retry, twice as long each time up to 2 s, and starts again from 50 ms after a success', async () => {
+      vi.useFakeTimers();
+      const { calls, processBatch } = scriptedBatches(['fail', 'fail', 'fail', 'fail', 'fail', 'fail', 'fail', 'fail', 'ok', 'fail', 'fail', 'ok']);
+      const relay = createRelay({ processBatch, publish: publishAll, log, batchSize: 100, concurrency: 1, pollIntervalMs: 600_000 });
+      relay.start();
+      await settle();
+      expect(calls).toHaveLength(1); // the first batch fails at once
+
+      for (const ms of [50, 100, 200, 400, 800, 1600, 2000, 2000]) await expectNextCallAfter(calls, ms);
+      expect(calls).toHaveLength(9); // the ninth batch succeeds
+
+      // Then the loop waits for the poll: no call for a long while.
+      await vi.advanceTimersByTimeAsync(100_000);
+      expect(calls).toHaveLength(9);
+
+      // A wake-up brings two more failures: the backoff starts from the bottom again.
+      relay.wake();
+      await settle();
+      expect(calls).toHaveLength(10);
+      await expectNextCallAfter(calls, 50);
+      await expectNextCallAfter(calls, 100);
+      expect(calls).toHaveLength(12); // and that one succeeds
+
+      await vi.advanceTimersByTimeAsync(100_000);
+      expect(calls).toHaveLength(12);
+      await relay.stop();
+    });
+
+    it('stops at once while waiting out a backoff', async () => {
+      vi.useFakeTimers();
+      const { calls, processBatch } = scriptedBatches(Array.from({ length: 100 }, () => 'fail' as const));
+      const relay = createRelay({ processBatch, publish: publishAll, log, batchSize: 100, concurrency: 1, pollIntervalMs: 600_000 });
+      relay.start();
+      await settle();
+      await vi.advanceTimersByTimeAsync(50 + 100 + 200 + 400 + 800);
+      expect(calls).toHaveLength(6); // now waiting 1.6 s
+      let stopped = false;
+      const stopping = relay.stop().then(() => (stopped = true));
+      await settle(); // the clock does not move
+      expect(stopped).toBe(true);
+      await stopping;
+      expect(calls).toHaveLength(6); // no further attempt
+    });
   });
 
   it('stops promptly while waiting for the poll', async () => {

@@ -4,7 +4,8 @@
 // a relay crash between add and mark), under load: every consumer's inbox absorbs the message, so
 // there is no second effect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OutboxJobData, QueueName } from '../../src/events/routing.ts';
+import type { OutboxJobData } from '../../src/engine/events.ts';
+import { ORDER_TOPOLOGY, type QueueName } from '../../src/orders/topology.ts';
 import { createTestContext, waitFor, type TestContext } from '../support/context.ts';
 import { RoleCluster } from './support/cluster.ts';
 import { driveOrders } from './support/driver.ts';
@@ -45,8 +46,9 @@ describe('a row re-published after its completed job left Redis', () => {
       WHERE aggregate_id = ANY(${first.accepted.slice(0, REPUBLISHED)}::uuid[]) AND event_type IN ('order.created', 'order.paid')`;
     expect(events).toHaveLength(2 * REPUBLISHED);
     const jobs: Array<{ queue: QueueName; id: string; firstRun: number }> = events.flatMap((e) =>
-      (e.event_type === 'order.created' ? (['payments'] as const) : (['deliveries', 'invoices'] as const)).map((queue) => ({ queue, id: e.id, firstRun: 0 })),
+      (ORDER_TOPOLOGY.routeFor(e.event_type) ?? []).map((queue) => ({ queue, id: e.id, firstRun: 0 })),
     );
+    expect(jobs).toHaveLength(3 * REPUBLISHED); // payments; deliveries and invoices
     for (const job of jobs) {
       const done = await audit.queues[job.queue].getJob(job.id);
       expect(await done!.getState()).toBe('completed');
