@@ -81,7 +81,7 @@ describe('2 APIs, 3 relays and 4 workers', () => {
     const redis = createCommandConnection(ctx.config, ctx.log, 'scale-audit');
     const queues = createOrderQueues(redis, ctx.config);
     try {
-      const report = await runAudit({ sql: ctx.sql, queues, settleMs: 0, lockDurationMs: ctx.config.WORKER_LOCK_DURATION_MS });
+      const report = await runAudit({ sql: ctx.sql, invoicesSql: ctx.invoicesSql, queues, settleMs: 0, lockDurationMs: ctx.config.WORKER_LOCK_DURATION_MS });
       expect(report.counts).toMatchObject({ lost: 0, duplicated: 0, unexpected: 0, stuck: 0 });
       expect(report.ok).toBe(true);
     } finally {

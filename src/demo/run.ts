@@ -2,6 +2,7 @@
 // tick) and the queues' counts, wait for them to settle, then summarise and audit.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { closeInvoicesSql, openInvoicesSql } from '../audit/invoices-db.ts';
 import { runAudit } from '../audit/audit.ts';
 import { verdictLine } from '../audit/summary.ts';
 import type { Config } from '../config.ts';
@@ -149,14 +150,16 @@ export async function runDemo({ args, config, sql, queues, out, signal }: RunDep
 
   let auditOk: boolean | undefined;
   if (!signal.aborted) {
+    const invoicesSql = openInvoicesSql(config, 'demo-audit');
     const report = await runAudit({
       sql,
+      invoicesSql,
       queues,
       settleMs: AUDIT_SETTLE_MS,
       lockDurationMs: config.WORKER_LOCK_DURATION_MS,
       outboxRetentionMs: config.OUTBOX_RETENTION_S * 1000,
       limit: AUDIT_ITEMS_SHOWN,
-    });
+    }).finally(() => closeInvoicesSql(invoicesSql));
     auditOk = report.ok;
     out.write(`\nAudit of the whole system (settle time ${AUDIT_SETTLE_MS / 1000} s): ${verdictLine(report)}\n`);
     const violations = auditViolations(report);

@@ -97,7 +97,7 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
         try {
           const result = await run(job);
           metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
-          const fields = { queue, job_id: job.id, outbox_id: job.data?.outboxId, aggregate_id: job.data?.aggregateId, trace_id: traceIdOf(job.data?.headers?.traceparent), detail: result.detail };
+          const fields = { queue, job_id: job.id, outbox_id: job.data?.outboxId, ...aggregateField(job.data), trace_id: traceIdOf(job.data?.headers?.traceparent), detail: result.detail };
           log.info(fields, result.outcome === 'duplicate' ? 'duplicate message absorbed by the inbox' : `${spec.name ?? deps.topology.consumerOf(queue)} ${result.outcome}`);
           return result;
         } catch (err) {
@@ -159,7 +159,7 @@ function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, 
     const final = !job || job.attemptsMade >= attempts || err.name === 'UnrecoverableError';
     (final ? metrics.jobsFailed : metrics.jobsRetried).inc({ queue });
     log.warn(
-      { queue, job_id: job?.id, aggregate_id: job?.data?.aggregateId, trace_id: traceIdOf(job?.data?.headers?.traceparent), attempt: job?.attemptsMade, attempts, err: err.message },
+      { queue, job_id: job?.id, ...aggregateField(job?.data), trace_id: traceIdOf(job?.data?.headers?.traceparent), attempt: job?.attemptsMade, attempts, err: err.message },
       final ? 'job failed for good; retry it from the dashboard at /admin/queues' : 'job failed; will retry with backoff',
     );
   });
@@ -170,4 +170,10 @@ function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, 
     lastErrorLogAt = Date.now();
     log.warn({ queue, err: err.message }, 'worker cannot reach Redis; retrying');
   });
+}
+
+// Log lines name the aggregate by its type (`order_id` for an order), as the service's own lines do.
+export function aggregateField(data: Partial<OutboxJobData> | undefined): Record<string, string | undefined> {
+  const type = typeof data?.aggregateType === 'string' && /^\w{1,40}$/.test(data.aggregateType) ? data.aggregateType : 'aggregate';
+  return { [`${type}_id`]: data?.aggregateId };
 }

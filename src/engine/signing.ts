@@ -23,9 +23,10 @@ export function createSigner(keys: readonly string[]): Signer {
   if (keys.length === 0) throw new Error('no signing key');
   const mac = (key: string, e: SignedFields) =>
     createHmac('sha256', key)
-      // JSON.stringify is stable here: the payload is signed as the relay read it, and a BullMQ
-      // job's data is a JSON round trip of it, which keeps key order.
-      .update(`${e.outboxId}\n${e.eventType}\n${e.aggregateType ?? ''}\n${e.aggregateId}\n${JSON.stringify(e.payload ?? null)}`)
+      // One JSON array, so no field can run into the next. JSON.stringify is stable here: the
+      // payload is signed as the relay read it, and a job's data is a JSON round trip of it,
+      // which keeps key order.
+      .update(JSON.stringify([e.outboxId, e.eventType, e.aggregateType ?? '', e.aggregateId, e.payload ?? null]))
       .digest();
   return {
     sign: (e) => mac(keys[0]!, e).toString('base64url'),

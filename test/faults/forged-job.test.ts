@@ -69,7 +69,7 @@ describe('jobs forged or edited from the dashboard', () => {
 
     const report = await waitFor('the queues to drain and every order to finish', async () => {
       if ((await pendingJobs(audit.queues)) > 0) return undefined;
-      const r = await runAudit({ sql: ctx.sql, queues: audit.queues, settleMs: 0, lockDurationMs: LOCK_DURATION_MS });
+      const r = await runAudit({ sql: ctx.sql, invoicesSql: ctx.invoicesSql, queues: audit.queues, settleMs: 0, lockDurationMs: LOCK_DURATION_MS });
       return r.counts.lost === 0 ? r : undefined;
     }, 60_000);
     expect(await notExactlyOnce(ctx, accepted)).toEqual([]);
