@@ -146,10 +146,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? 'environment');
     const shown = name in present && !/PASSWORD|URL|KEY/.test(name) ? ` (got "${present[name]}")` : '';
-    throw new ConfigError(`Invalid configuration: ${name}${shown}: ${issue?.message ?? 'invalid'}. Fix it in the environment or .env and start again.`);
+    throw new ConfigError(`Invalid configuration: ${name}${shown}: ${issue?.message ?? 'invalid'}. Fix it in the environment and start again.`);
   }
   for (const [name, problem] of crossFieldProblems(parsed.data)) {
-    throw new ConfigError(`Invalid configuration: ${name}: ${problem}. Fix it in the environment or .env and start again.`);
+    throw new ConfigError(`Invalid configuration: ${name}: ${problem}. Fix it in the environment and start again.`);
   }
   return parsed.data;
 }

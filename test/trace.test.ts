@@ -54,7 +54,7 @@ describe('a trace id', () => {
     expect(api).toEqual([expect.objectContaining({ msg: 'order placed', order_id: id, trace_id: traceId, outbox_id: expect.any(String) })]);
 
     const relay = linesWith(roles.relay!, traceId);
-    expect(relay.map((l) => l.event_type).sort()).toEqual(['order.created', 'order.paid']);
+    expect(relay.map((l) => l.event_type).sort()).toEqual(['order.created', 'order.delivered', 'order.paid']);
     expect(relay.every((l) => l.order_id === id)).toBe(true);
 
     const worker = linesWith(roles.worker!, traceId);
