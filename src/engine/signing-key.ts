@@ -13,8 +13,10 @@ export async function storedSigningKey(sql: Sql): Promise<string> {
       INSERT INTO outbox_signing_key (id, key) VALUES (1, ${candidate}) ON CONFLICT (id) DO NOTHING RETURNING key
     )
     SELECT key FROM created UNION ALL SELECT key FROM outbox_signing_key WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM created)`;
-  // A concurrent first insert commits after this statement's snapshot: read again.
-  const [row] = (await read()).length > 0 ? await read() : await read();
+  let rows = await read();
+  // A concurrent first insert committed after this statement's snapshot: read again.
+  if (rows.length === 0) rows = await read();
+  const [row] = rows;
   if (!row) throw new Error('could not read or create the outbox signing key');
   return row.key;
 }
