@@ -113,6 +113,9 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
     port: () => (server?.address() as AddressInfo | null)?.port ?? config.PORT,
     metricsPort: () => (metricsServer?.address() as AddressInfo | null)?.port,
     async start() {
+      // A process without the API is observable before it starts work: a relay that dies in its
+      // first batch (a backlog after a crash) has still answered /metrics once it was up.
+      if (!app) metricsServer = await startMetricsServer(registry, config.METRICS_PORT, config.HOST, log);
       await engine.start();
       await workers?.invoices?.start();
       await workers?.orders.start();
@@ -121,8 +124,6 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
         server = await listen(app, config);
         closeServer = gracefulCloser(server as Server); // serve() makes an HTTP/1 server
         announce(log, config, server, adminPassword);
-      } else {
-        metricsServer = await startMetricsServer(registry, config.METRICS_PORT, config.HOST, log);
       }
       log.info({ roles, queues: workers ? config.WORKER_QUEUES : undefined }, 'started');
     },
