@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { databasePlan } from './databases.ts';
 import { createSql } from './db/client.ts';
 import { assertPatchedDriver } from './db/driver-guard.ts';
-import { ensureDatabase, migrate, missingMigrations } from './db/migrate.ts';
+import { ensureDatabase, migrate, MigrationStateError, missingMigrations } from './db/migrate.ts';
 import { createLogger } from './logger.ts';
 import { createSystem, type Role } from './system.ts';
 
@@ -77,15 +77,14 @@ async function prepareDatabases(config: Config, log: ReturnType<typeof createLog
         if (migrateThem) await migrate(sql, db.sets, log);
         else {
           const missing = await missingMigrations(sql, db.sets);
-          if (missing.length > 0) throw new Error(`the database of ${db.variable} lacks migrations ${missing.join(', ')}: run npm run migrate first`);
+          if (missing.length > 0) throw new MigrationStateError(`the database of ${db.variable} lacks migrations ${missing.join(', ')}: run npm run migrate first`);
         }
       } finally {
         await sql.end({ timeout: 5 });
       }
     } catch (err) {
-      const message = (err as Error).message;
-      const hint = /migrat/.test(message) ? '' : `: check ${db.variable} and that Postgres is running`;
-      log.fatal({ err: message }, `cannot prepare the database${hint}`);
+      const hint = err instanceof MigrationStateError ? '' : `: check ${db.variable} and that Postgres is running`;
+      log.fatal({ err: (err as Error).message }, `cannot prepare the database${hint}`);
       process.exit(1);
     }
   }

@@ -11,6 +11,12 @@ import type { Sql, TxSql } from './client.ts';
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 const MIGRATION_LOCK_KEY = 7_240_001; // arbitrary, fixed: the advisory lock all migrators share
 
+// The database's migrations do not match the code (missing ones, or newer ones): the fix is a
+// migration command, not Postgres' connection settings.
+export class MigrationStateError extends Error {
+  override name = 'MigrationStateError';
+}
+
 export interface MigrationSet {
   name: string; // recorded as `<name>/<file>` in schema_migrations
   dir: string;
@@ -73,7 +79,7 @@ export async function migrate(sql: Sql, sets: readonly MigrationSet[], log?: Log
 function refuseNewerDatabase(set: MigrationSet, known: readonly string[], done: ReadonlySet<string>): void {
   const unknown = [...done].filter((n) => n.startsWith(`${set.name}/`) && !known.includes(n));
   if (unknown.length > 0) {
-    throw new Error(`the database has migrations this code does not know (${unknown.join(', ')}): it was migrated by a newer version; run that version`);
+    throw new MigrationStateError(`the database has migrations this code does not know (${unknown.join(', ')}): it was migrated by a newer version; run that version`);
   }
 }
 

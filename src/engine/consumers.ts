@@ -66,7 +66,7 @@ export function isFinalAttempt(job: Pick<Job, 'attemptsMade' | 'opts'>, err: unk
 
 // One job through one consumer: load, dedupe, handle, give up on the last failed attempt.
 export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps): (job: Job<OutboxJobData>) => Promise<StepResult> {
-  const consumer = spec.name ?? deps.topology.consumerOf(spec.queue);
+  const consumer = consumerName(spec, deps.topology);
   const load = { consumer, trust: spec.trust, accepts: spec.accepts, context: spec.context };
   const onEmitted = (types: readonly string[]) => {
     if (types.some((t) => deps.topology.isRouted(t))) deps.wakeRelay();
@@ -74,15 +74,20 @@ export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps): (job: J
   return async (job) => {
     const loaded = await loadEvent(deps.sql, load, job.id, job.data, deps.signer);
     if (loaded.processed) return { outcome: 'duplicate' };
-    const step = createStep(deps.sql, consumer, loaded, job.attemptsMade, onEmitted);
+    const { step, wakeForInserted } = createStep(deps.sql, consumer, loaded, job.attemptsMade, onEmitted);
     try {
       return await spec.handle(step);
     } catch (err) {
-      if (spec.onGiveUp && isFinalAttempt(job, err)) await spec.onGiveUp(step, err);
+      if (spec.onGiveUp && isFinalAttempt(job, err)) {
+        await spec.onGiveUp(step, err);
+        wakeForInserted(); // the hook's transaction has committed by now
+      }
       throw err;
     }
   };
 }
+
+export const consumerName = (spec: ConsumerSpec, topology: Topology) => spec.name ?? topology.consumerOf(spec.queue);
 
 export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDeps): Consumers {
   const { settings, log, metrics } = deps;
@@ -91,6 +96,7 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
   const workers = specs.map((spec) => {
     const queue = spec.queue;
     const run = createProcessor(spec, deps);
+    const done = `${consumerName(spec, deps.topology)} `;
     const process: Processor<OutboxJobData, StepResult> = (job, token) =>
       inSpan(`process ${queue}`, 'consumer', job.data?.headers ?? {}, async () => {
         const stopTimer = metrics.jobDuration.startTimer({ queue });
@@ -98,7 +104,7 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
           const result = await run(job);
           metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
           const fields = { queue, job_id: job.id, outbox_id: job.data?.outboxId, ...aggregateField(job.data), trace_id: traceIdOf(job.data?.headers?.traceparent), detail: result.detail };
-          log.info(fields, result.outcome === 'duplicate' ? 'duplicate message absorbed by the inbox' : `${spec.name ?? deps.topology.consumerOf(queue)} ${result.outcome}`);
+          log.info(fields, result.outcome === 'duplicate' ? 'duplicate message absorbed by the inbox' : done + result.outcome);
           return result;
         } catch (err) {
           // Postgres unreachable: the job waits for it without spending an attempt, as the relay

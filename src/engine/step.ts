@@ -47,7 +47,8 @@ export interface Step<E extends string = string, C = unknown> {
   // `fn` runs after the inbox row is inserted; `emit` queues events written before the commit.
   // Resolves { fresh: false } without calling `fn` when the inbox already had the event.
   transaction<T>(fn: (tx: TxSql, emit: (event: NewEvent) => void) => Promise<T>): Promise<{ fresh: true; value: T } | { fresh: false }>;
-  // Writes an event in the caller's transaction, with no inbox row (a give-up hook's failure event).
+  // Writes an event in the caller's transaction, with no inbox row (a give-up hook's failure event);
+  // the relay is woken once the hook has returned, after its commit.
   insertEvent(db: Db, event: NewEvent): Promise<void>;
 }
 
@@ -135,9 +136,10 @@ export function createStep<E extends string, C>(
   loaded: { event: ConsumedEvent; context: unknown },
   attemptsMade: number,
   onEmitted: (types: readonly string[]) => void,
-): Step<E, C> {
+): { step: Step<E, C>; wakeForInserted: () => void } {
   const { event } = loaded;
-  return {
+  const inserted: string[] = [];
+  const step: Step<E, C> = {
     event: event as ConsumedEvent<E>,
     context: (loaded.context ?? null) as C | null,
     db: sql,
@@ -165,7 +167,8 @@ export function createStep<E extends string, C>(
     },
     insertEvent: async (db, e) => {
       await eventInsert(db, e);
-      onEmitted([e.type]);
+      inserted.push(e.type);
     },
   };
+  return { step, wakeForInserted: () => onEmitted(inserted.splice(0)) };
 }
