@@ -15,6 +15,11 @@ export class SetupError extends Error {
   override name = 'SetupError';
 }
 
+// A tool started with arguments it cannot use, reported with its usage and exit status 2.
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 export interface ToolConnections {
   sql: Sql;
   redis: RedisConnection;

@@ -2,9 +2,7 @@
 // narrow functions for storage and health, so tests can build it with their own.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
@@ -15,11 +13,15 @@ import type { Registry } from 'prom-client';
 import type { HttpMetrics } from '../metrics/metrics.ts';
 import { inSpan } from '../tracing.ts';
 import type { OrderStore } from './order-store.ts';
-import { fieldErrors, problem } from './problem.ts';
+import { limitBody } from './middleware/body-limit.ts';
+import { jsonOnly } from './middleware/json-only.ts';
+import { requestMetrics } from './middleware/request-metrics.ts';
+import { fieldErrors, problem, ProblemError } from './problem.ts';
 import { registerHealthRoutes, type HealthChecks } from './routes/health.ts';
 import { registerOrderRoutes } from './routes/orders.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+const JSON_API_PATHS = ['/orders', '/orders/*', '/pizza', '/admin/outbox/*'];
 
 export interface ApiDeps {
   store: OrderStore;
@@ -44,12 +46,7 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
   });
 
   if (metrics) {
-    app.use('*', async (c, next) => {
-      const end = metrics.httpDuration.startTimer();
-      await next();
-      // The route pattern, not the path, keeps the label set small (/orders/{id}, not every id).
-      end({ method: c.req.method, route: routePath(c, -1), status: String(c.res.status) });
-    });
+    app.use('*', requestMetrics(metrics));
     app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   }
   // A server span per request, child of the caller's traceparent (real only with an OpenTelemetry SDK).
@@ -61,33 +58,10 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
     '*',
     timeout(requestTimeoutMs, () => new HTTPException(503, { message: `The request took longer than ${requestTimeoutMs} ms; retry it (with an Idempotency-Key to be safe).` })),
   );
-
-  // Every request that carries a body: JSON only, and never more than MAX_BODY_BYTES (chunked or not).
-  // Bodiless POSTs (admin actions) pass; a route that requires a body refuses them in validation.
-  app.use('*', async (c, next) => {
-    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.path.startsWith('/admin/queues')) return next(); // Bull Board has its own API
-    const hasBody = Number(c.req.header('content-length') ?? 0) > 0 || c.req.header('transfer-encoding') !== undefined;
-    const type = c.req.header('content-type') ?? '';
-    if (hasBody && !/^application\/json\s*(;|$)/i.test(type)) {
-      return problem(c, 415, 'Unsupported media type', 'Send the body as JSON with Content-Type: application/json.');
-    }
-    return next();
-  });
-  const tooLarge = (c: Context) => {
-    // The rest of the body is never read: close the connection so no client reuses it mid-body.
-    c.header('connection', 'close');
-    return problem(c, 413, 'Body too large', `The body must be at most ${MAX_BODY_BYTES} bytes.`);
-  };
-  const limitStreamedBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
-  app.use('*', async (c, next) => {
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-    // A declared length is checked from the header alone (Node never reads past it). Hono's
-    // bodyLimit would first build a WHATWG Request around the socket (a tenth of the API's CPU
-    // per order); it is kept for chunked bodies, which it counts as they stream.
-    const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) return Number(length) > MAX_BODY_BYTES ? tooLarge(c) : next();
-    return limitStreamedBody(c, next);
-  });
+  // Every request that carries a body: never more than MAX_BODY_BYTES; and JSON, on the JSON API's
+  // own paths (Bull Board's API under /admin/queues takes other bodies).
+  app.use('*', limitBody(MAX_BODY_BYTES));
+  for (const path of JSON_API_PATHS) app.use(path, jsonOnly());
 
   registerHealthRoutes(app, health);
   registerOrderRoutes(app, store, log);
@@ -106,6 +80,10 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
 
   app.notFound((c) => problem(c, 404, 'Not found', `No route for ${c.req.method} ${c.req.path}.`));
   app.onError((err, c) => {
+    if (err instanceof ProblemError) {
+      for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+      return problem(c, err.status, err.title, err.detail);
+    }
     if (err instanceof HTTPException) {
       if (err.res) return err.res;
       const status = err.status;

@@ -17,6 +17,20 @@ export interface Problem {
   errors?: FieldError[];
 }
 
+// Thrown by a route for an answer other than success; the app's error handler turns it into a
+// problem response, so handlers return only their documented success bodies.
+export class ProblemError extends Error {
+  override name = 'ProblemError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly title: string,
+    readonly detail?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ?? title);
+  }
+}
+
 export function problem(c: Context, status: ContentfulStatusCode, title: string, detail?: string, errors?: FieldError[]): Response {
   const body: Problem = { type: 'about:blank', title, status, ...(detail ? { detail } : {}), ...(errors ? { errors } : {}) };
   return c.body(JSON.stringify(body), status, { 'content-type': 'application/problem+json' });

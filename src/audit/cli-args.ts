@@ -1,5 +1,6 @@
 // The audit CLI's flags, parsed strictly: an unknown flag or a bad number is a usage error (exit 2),
 // never a silently different audit.
+import { UsageError } from '../tool-connections.ts';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIMIT } from './audit.ts';
 
@@ -27,9 +28,7 @@ Exit status: 0 no violations, 1 violations, 2 usage or connection error.
 Reads DATABASE_URL, INVOICES_DATABASE_URL (when the invoice service has its own database),
 REDIS_URL, QUEUE_PREFIX and WORKER_LOCK_DURATION_MS like the service.`;
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export function parseCliArgs(argv: readonly string[]): CliArgs {
   let values;

@@ -2,7 +2,7 @@
 // each page against the outbox with one query. Only one page is in memory at a time.
 import type { Job } from 'bullmq';
 import { QUEUE_NAMES, ORDER_TOPOLOGY, type QueueName } from '../orders/topology.ts';
-import { type OutboxJobData } from '../engine/index.ts';
+import { isUuid, type OutboxJobData } from '../engine/index.ts';
 import type { OrderQueues as Queues } from '../orders/queues.ts';
 import { formatDuration } from './reasons.ts';
 import type { AuditItem, Category } from './report.ts';
@@ -41,8 +41,6 @@ export interface Finding {
   item: AuditItem;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 
 // The outbox ids a job could stand for: its id (the relay's dedupe key) and the id its data names.
 export function candidateIds(job: JobView): string[] {

@@ -10,6 +10,12 @@ export type Db = Sql | TxSql | ReservedSql;
 // A statement piece to nest in another (postgres.js fragments compose).
 export type Fragment = postgres.Fragment;
 
+// A value sent as json/jsonb. postgres.js types db.json() for its own JSON type, which plain
+// interfaces (an order's items, an event's payload) do not satisfy; this is the one cast of it.
+export function asJson(db: Db, value: unknown) {
+  return db.json(value as postgres.JSONValue);
+}
+
 export interface DbOptions {
   url: string;
   max: number;

@@ -1,6 +1,6 @@
 // Query functions for Idempotency-Key: the unique key is what serialises concurrent requests,
 // never a check followed by an insert.
-import type { Db } from './client.ts';
+import { asJson, type Db } from './client.ts';
 
 export interface StoredKey {
   request_hash: string;
@@ -28,7 +28,7 @@ export async function findIdempotencyKey(db: Db, key: string): Promise<StoredKey
 
 // Stores the response in the transaction that made it, so a replay returns exactly what was committed.
 export async function completeIdempotencyKey(db: Db, key: string, status: number, body: unknown): Promise<void> {
-  await db`UPDATE idempotency_keys SET response_status = ${status}, response_body = ${db.json(body as never)} WHERE key = ${key}`;
+  await db`UPDATE idempotency_keys SET response_status = ${status}, response_body = ${asJson(db, body)} WHERE key = ${key}`;
 }
 
 // Frees a key whose request failed before committing, so the client can retry with it.

@@ -1,5 +1,5 @@
 // Query functions for orders: one statement each, named for what they do.
-import type { Db, Fragment } from './client.ts';
+import { asJson, type Db, type Fragment } from './client.ts';
 
 export const ORDER_STATUSES = ['pending_payment', 'paid', 'delivered', 'payment_failed', 'delivery_failed'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -45,7 +45,7 @@ export async function insertOrderWithEvent(db: Db, order: NewOrder, eventInsert:
   const [row] = await db<PlacedOrder[]>`
     WITH inserted AS (
       INSERT INTO orders (id, customer_name, address, items, total_cents)
-      VALUES (${order.id}, ${order.customer_name}, ${order.address}, ${db.json(order.items as never)}, ${order.total_cents})
+      VALUES (${order.id}, ${order.customer_name}, ${order.address}, ${asJson(db, order.items)}, ${order.total_cents})
       RETURNING *
     ), event AS (${eventInsert})
     SELECT inserted.*, event.id AS event_id FROM inserted, event`;

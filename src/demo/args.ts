@@ -1,4 +1,5 @@
 // The demo's flags, parsed strictly: an unknown flag or a bad number is a usage error (exit 2).
+import { UsageError } from '../tool-connections.ts';
 import { parseArgs } from 'node:util';
 
 export interface DemoArgs {
@@ -29,9 +30,7 @@ Reads DATABASE_URL, REDIS_URL and QUEUE_PREFIX like the service: use the same va
 Exit status: 0 every order settled and the audit is OK; 1 orders did not settle in time, could
 not be placed, or the audit found violations; 2 usage, configuration or connection error.`;
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export function parseDemoArgs(argv: readonly string[], defaultUrl: string, randomSeed: () => number = () => Math.floor(Math.random() * 2 ** 31)): DemoArgs {
   let values;

@@ -3,7 +3,7 @@
 // settled at write time, so a route added in a later deploy (or written by an older worker during a
 // rolling deploy) still reaches the rows that are not published yet.
 import { randomUUID } from 'node:crypto';
-import type { Db, Fragment } from '../db/client.ts';
+import { asJson, type Db, type Fragment } from '../db/client.ts';
 import { currentTraceparent, newTraceparent } from '../tracing.ts';
 
 export interface EventHeaders {
@@ -58,7 +58,7 @@ export function newEvent<E extends string>(
 export function eventInsert(db: Db, event: NewEvent, when?: Fragment): Fragment {
   return db`
     INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
-    SELECT ${event.id}, ${event.aggregateType}, ${event.aggregateId}, ${event.type}, ${db.json(event.payload as never)}, ${db.json(event.headers)}
+    SELECT ${event.id}, ${event.aggregateType}, ${event.aggregateId}, ${event.type}, ${asJson(db, event.payload)}, ${db.json(event.headers)}
     ${when ? db`WHERE ${when}` : db``}
     RETURNING id`;
 }

@@ -26,6 +26,7 @@ export type { PruneTask } from '../relay/retention.ts';
 export type { RelayRole } from '../relay/relay-role.ts';
 export type { ConsumedEvent, Cte, RecordedStep, Step, StepResult } from './step.ts';
 export { defineTopology, type Topology } from './topology.ts';
+export { isUuid } from './uuid.ts';
 export type { Queues } from '../redis/queues.ts';
 export type { OutboxOperations } from '../outbox-admin/operations.ts';
 

@@ -8,6 +8,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Db, Fragment, Sql, TxSql } from '../db/client.ts';
 import { eventInsert, newEvent, type EventHeaders, type NewEvent, type OutboxJobData } from './events.ts';
 import type { Signer } from './signing.ts';
+import { isUuid } from './uuid.ts';
 
 export interface ConsumedEvent<E extends string = string> {
   id: string;
@@ -73,8 +74,6 @@ interface LoadedRow {
   context: unknown;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 
 // The event a job stands for, as far as it can be trusted, with this consumer's inbox check and
 // the handler's context, in one statement.

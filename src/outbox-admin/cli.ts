@@ -5,11 +5,11 @@
 import { ConfigError, loadConfig } from '../config.ts';
 import { WAKE_CHANNEL } from '../relay/notifier.ts';
 import { checkToolConnections, closeToolConnections, openToolConnections } from '../tool-connections.ts';
+import { isUuid } from '../engine/index.ts';
 import { ORDER_TOPOLOGY } from '../orders/topology.ts';
 import { createOutboxOperations } from './operations.ts';
 
 const USAGE = 'usage: npm run outbox -- list pending|dead [--limit N] | replay <outbox-id> | requeue <outbox-id>';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function fail(message: string, code = 2): never {
   console.error(message);
@@ -19,7 +19,7 @@ function fail(message: string, code = 2): never {
 const [command, arg, ...rest] = process.argv.slice(2);
 if (!command || !['list', 'replay', 'requeue'].includes(command)) fail(USAGE);
 if (command === 'list' && arg !== 'pending' && arg !== 'dead') fail(USAGE);
-if (command !== 'list' && !(arg && UUID.test(arg))) fail(`${command} needs an outbox id (a UUID). ${USAGE}`);
+if (command !== 'list' && !isUuid(arg)) fail(`${command} needs an outbox id (a UUID). ${USAGE}`);
 const limitFlag = rest.indexOf('--limit');
 const limit = limitFlag >= 0 ? Number(rest[limitFlag + 1]) : 100;
 if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) fail('--limit must be a whole number from 1 to 10000');

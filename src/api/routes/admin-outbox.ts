@@ -2,7 +2,7 @@
 // GET /admin/outbox?state=pending|dead, POST /admin/outbox/:id/replay, POST /admin/outbox/:id/requeue.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { OutboxOperations } from '../../outbox-admin/operations.ts';
-import { problem } from '../problem.ts';
+import { ProblemError } from '../problem.ts';
 import { ProblemSchema } from '../schemas.ts';
 
 const OutboxRowSchema = z
@@ -76,18 +76,18 @@ export function registerAdminOutboxRoutes(app: OpenAPIHono, ops: OutboxOperation
       case 'replayed':
         return c.json({ outcome: 'replayed', removed_jobs: result.removedJobs }, 202);
       case 'not_found':
-        return problem(c, 404, 'Not found', 'No outbox row has this id.') as never;
+        throw new ProblemError(404, 'Not found', 'No outbox row has this id.');
       case 'dead':
-        return problem(c, 409, 'Row is dead', 'This row is dead: fix its cause, then POST /admin/outbox/:id/requeue.') as never;
+        throw new ProblemError(409, 'Row is dead', 'This row is dead: fix its cause, then POST /admin/outbox/:id/requeue.');
       case 'pending':
-        return problem(c, 409, 'Row is still pending', `Nothing to replay: ${result.detail}.`) as never;
+        throw new ProblemError(409, 'Row is still pending', `Nothing to replay: ${result.detail}.`);
     }
   });
 
   app.openapi(requeueRoute, async (c) => {
     const result = await ops.requeue(c.req.valid('param').id);
     if (result.outcome === 'requeued') return c.json({ outcome: 'requeued' }, 202);
-    if (result.outcome === 'not_found') return problem(c, 404, 'Not found', 'No outbox row has this id.') as never;
-    return problem(c, 409, 'Row is not dead', 'Only dead rows can be requeued; to publish a live row again, use replay.') as never;
+    if (result.outcome === 'not_found') throw new ProblemError(404, 'Not found', 'No outbox row has this id.');
+    throw new ProblemError(409, 'Row is not dead', 'Only dead rows can be requeued; to publish a live row again, use replay.');
   });
 }

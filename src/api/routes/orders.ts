@@ -11,7 +11,7 @@ import {
 } from '../schemas.ts';
 import { requestHash } from '../idempotency.ts';
 import { eventHeadersFor } from '../trace.ts';
-import { problem } from '../problem.ts';
+import { ProblemError } from '../problem.ts';
 import type { Context } from 'hono';
 
 const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
@@ -104,10 +104,9 @@ export function registerOrderRoutes(app: OpenAPIHono, store: OrderStore, log: Lo
         return c.json(claim.body as object, claim.status as 201);
       }
       case 'mismatch':
-        return problem(c, 422, 'Idempotency-Key reused', 'This Idempotency-Key was used with a different request; use a new key for a new order.');
+        throw new ProblemError(422, 'Idempotency-Key reused', 'This Idempotency-Key was used with a different request; use a new key for a new order.');
       case 'in_progress':
-        c.header('retry-after', '1');
-        return problem(c, 409, 'Request in progress', 'A request with this Idempotency-Key is still running; retry in a moment to get its response.');
+        throw new ProblemError(409, 'Request in progress', 'A request with this Idempotency-Key is still running; retry in a moment to get its response.', { 'retry-after': '1' });
       case 'owned':
         break;
     }
@@ -122,12 +121,12 @@ export function registerOrderRoutes(app: OpenAPIHono, store: OrderStore, log: Lo
     }
   };
 
-  app.openapi(createOrderRoute, (c) => place(c, c.req.valid('json'), c.req.valid('header')['idempotency-key']) as never);
-  app.openapi(createPizzaRoute, (c) => place(c, pizzaToOrder(c.req.valid('json')), c.req.valid('header')['idempotency-key']) as never);
+  app.openapi(createOrderRoute, (c) => place(c, c.req.valid('json'), c.req.valid('header')['idempotency-key']));
+  app.openapi(createPizzaRoute, (c) => place(c, pizzaToOrder(c.req.valid('json')), c.req.valid('header')['idempotency-key']));
 
   app.openapi(getOrderRoute, async (c) => {
     const order = await store.find(c.req.valid('param').id);
-    if (!order) return problem(c, 404, 'Order not found', 'No order has this id; list orders with GET /orders.') as never;
+    if (!order) throw new ProblemError(404, 'Order not found', 'No order has this id; list orders with GET /orders.');
     return c.json(orderDetailsJson(order), 200);
   });
 
