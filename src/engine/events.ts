@@ -56,10 +56,18 @@ export function newEvent<E extends string>(
 // consumer's step): `when` makes it conditional on another CTE of that statement having rows, for
 // example `EXISTS (SELECT 1 FROM moved)`. Columns not named take their defaults.
 export function eventInsert(db: Db, event: NewEvent, when?: Fragment): Fragment {
+  // Two templates rather than an empty fragment for "no condition": each fragment is an object
+  // postgres.js builds and stringifies per statement, on the API's hot path.
+  if (when) {
+    return db`
+      INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
+      SELECT ${event.id}, ${event.aggregateType}, ${event.aggregateId}, ${event.type}, ${asJson(db, event.payload)}, ${db.json(event.headers)}
+      WHERE ${when}
+      RETURNING id`;
+  }
   return db`
     INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
-    SELECT ${event.id}, ${event.aggregateType}, ${event.aggregateId}, ${event.type}, ${asJson(db, event.payload)}, ${db.json(event.headers)}
-    ${when ? db`WHERE ${when}` : db``}
+    VALUES (${event.id}, ${event.aggregateType}, ${event.aggregateId}, ${event.type}, ${asJson(db, event.payload)}, ${db.json(event.headers)})
     RETURNING id`;
 }
 
