@@ -49,12 +49,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 async function phase<T>(name: Phase, label: string, fn: () => Promise<T>): Promise<T | undefined> {
   if (!args.only.has(name)) return undefined;
   const speed = cpuSpeedIndex();
-  (results.cpuSpeedByPhase ??= {})[name === 'baselines' ? label.split(':')[0]! : name] = speed;
+  results.cpuSpeedByPhase ??= {};
+  results.cpuSpeedByPhase[name === 'baselines' ? label.split(':')[0]! : name] = speed;
   log(`${label} … (CPU speed index ${speed})`);
   try {
     return await fn();
   } catch (err) {
-    const message = `${label}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
+    const message = `${label}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
     console.error(message);
     results.errors!.push(message.split('\n').slice(0, 3).join(' '));
     await stopAll();
@@ -72,20 +73,30 @@ try {
   results.add = await phase('baselines', 'B_add: BullMQ addBulk', () => benchAdd(infra, db, profile));
   results.work = await phase('baselines', 'B_work: no-op Worker drain', () => benchWork(infra, db, profile));
   results.api = await phase('api', 'API: autocannon, alone / wake-up on / off', () => benchApi(infra, db, profile));
-  const rateR = (results.rateR = results.api ? Math.max(1, Math.round(results.api.alone.ordersPerS / 2)) : (args.rate ?? 500));
+  const rateR = results.api ? Math.max(1, Math.round(results.api.alone.ordersPerS / 2)) : (args.rate ?? 500);
+  results.rateR = rateR;
   results.lat = await phase('lat', `B_lat: add → start at ${rateR}/s`, () => benchLat(infra, db, profile, rateR));
   const common = (peerSustained: number) => (results.rateP = Math.max(1, Math.min(rateR, Math.round(peerSustained / 2))));
   results.peer = await phase('peer', 'graphile-worker peer: sustained, then e2e at P', () => benchGraphile(infra, profile, common));
   const rateP = results.rateP ?? Math.min(rateR, 200);
   results.rateP = rateP;
   results.pipeline = await phase('pipeline', `pipeline: sustained, then e2e at R=${rateR}/s and P=${rateP}/s`, () =>
-    runPipeline(infra, db, profile, { relay: 'ours', rates: [{ name: 'R', rate: rateR, ms: profile.e2eMs }, { name: 'P', rate: rateP, ms: profile.e2eCommonMs }], sustained: true }),
+    runPipeline(infra, db, profile, {
+      relay: 'ours',
+      rates: [
+        { name: 'R', rate: rateR, ms: profile.e2eMs },
+        { name: 'P', rate: rateP, ms: profile.e2eCommonMs },
+      ],
+      sustained: true,
+    }),
   );
   results.seeds = await phase('seeds', `seeds' relay: e2e at P=${rateP}/s`, () =>
     runPipeline(infra, db, profile, { relay: 'seeds', rates: [{ name: 'P', rate: rateP, ms: profile.e2eCommonMs }], sustained: false }),
   );
   results.drain = await phase('drain', `relay drain ${profile.drainRows} rows, analyzed, seeds' drain`, () => benchDrain(infra, db, profile));
-  results.scaling = await phase('scaling', `relay scaling: ${profile.scaleRows} rows by 1, 2 and 3 relay processes × ${profile.scaleRounds}`, () => benchScaling(infra, db, profile));
+  results.scaling = await phase('scaling', `relay scaling: ${profile.scaleRows} rows by 1, 2 and 3 relay processes × ${profile.scaleRounds}`, () =>
+    benchScaling(infra, db, profile),
+  );
   results.backlog = await phase('backlog', `backlog: ${profile.backlogRows} rows drained, API at ${profile.backlogApiRate}/s`, () => benchBacklog(infra, db, profile));
 } catch (err) {
   console.error(err);
@@ -101,17 +112,36 @@ const cpuSpeedAtEnd = cpuSpeedIndex();
 const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
 
 if (machine) {
-  console.log(`\n## Machine\n\n${table(['', ''], [
-    ['cores', `${machine.cores} × ${machine.cpuModel}`],
-    ['memory', `${machine.memoryGb} GB`],
-    ['Node', machine.node],
-    ['Postgres', `${machine.postgres} (synchronous_commit=${machine.postgresSettings.synchronous_commit}, fsync=${machine.postgresSettings.fsync}, autovacuum=${machine.postgresSettings.autovacuum})`],
-    ['Redis', `${machine.redis} (appendonly=${machine.redisSettings.appendonly}, maxmemory-policy=${machine.redisSettings['maxmemory-policy']})`],
-    ['load average', `${machine.loadAverageAtStart.join(' ')} at start, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at end`],
-    ['CPU speed index', `${machine.cpuSpeedAtStart} at start, ${Object.entries(results.cpuSpeedByPhase ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}, ${cpuSpeedAtEnd} at end (JSON round trips of an order per ms, one thread, before each phase; compare runs only when it agrees)`],
-    ['command', `${command} (${profile.name} profile, ${seconds} s)`],
-    ['source', machine.source ? `commit ${machine.source.commit}, ${machine.source.changedFiles} uncommitted file(s) under src/ and sql/` : 'unknown'],
-  ])}`);
+  console.log(
+    `\n## Machine\n\n${table(
+      ['', ''],
+      [
+        ['cores', `${machine.cores} × ${machine.cpuModel}`],
+        ['memory', `${machine.memoryGb} GB`],
+        ['Node', machine.node],
+        [
+          'Postgres',
+          `${machine.postgres} (synchronous_commit=${machine.postgresSettings.synchronous_commit}, fsync=${machine.postgresSettings.fsync}, autovacuum=${machine.postgresSettings.autovacuum})`,
+        ],
+        ['Redis', `${machine.redis} (appendonly=${machine.redisSettings.appendonly}, maxmemory-policy=${machine.redisSettings['maxmemory-policy']})`],
+        [
+          'load average',
+          `${machine.loadAverageAtStart.join(' ')} at start, ${os
+            .loadavg()
+            .map((l) => l.toFixed(2))
+            .join(' ')} at end`,
+        ],
+        [
+          'CPU speed index',
+          `${machine.cpuSpeedAtStart} at start, ${Object.entries(results.cpuSpeedByPhase ?? {})
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}, ${cpuSpeedAtEnd} at end (JSON round trips of an order per ms, one thread, before each phase; compare runs only when it agrees)`,
+        ],
+        ['command', `${command} (${profile.name} profile, ${seconds} s)`],
+        ['source', machine.source ? `commit ${machine.source.commit}, ${machine.source.changedFiles} uncommitted file(s) under src/ and sql/` : 'unknown'],
+      ],
+    )}`,
+  );
 }
 console.log(`\n## Figures\n\n${figuresTable(results)}`);
 if (results.backlog) console.log(`\n## Backlog drain by tenth of its time\n\n${backlogTable(results.backlog)}`);

@@ -46,11 +46,7 @@ const EDITS = [
     1,
   ],
   // terminate(): a write still buffered goes nowhere, and must not block the next socket's writes.
-  [
-    '    clearImmediate(nextWriteTimer)\n    if (socket) {\n',
-    `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null // ${MARK}\n    if (socket) {\n`,
-    1,
-  ],
+  ['    clearImmediate(nextWriteTimer)\n    if (socket) {\n', `    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null // ${MARK}\n    if (socket) {\n`, 1],
   // closed(): the same, and the error the dead backend sent for its last query (57P01 …) is not
   // handed to the first query on the reconnected socket.
   [

@@ -24,16 +24,24 @@ const url = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `expected a URL starting with ${protocols.join(' or ')}//`);
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `expected a URL starting with ${protocols.join(' or ')}//`,
+    );
 
 // "a, b,,c" → ['a', 'b', 'c']
-const commaList = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 const queueList = commaList
   .transform((v) => [...new Set(v)])
@@ -51,7 +59,8 @@ export const configSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).prefault('redis://localhost:6379'),
   // host:port,host:port,… seed nodes of a Redis Cluster; when set it wins over REDIS_URL (whose
   // user and password still apply).
-  REDIS_CLUSTER_NODES: commaList.pipe(
+  REDIS_CLUSTER_NODES: commaList
+    .pipe(
       z
         .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'each node must be host:port'))
         .min(1, 'expected host:port,host:port,…')
@@ -64,8 +73,7 @@ export const configSchema = z.object({
   METRICS_PORT: int(0, 65535).prefault('9464'),
   REQUEST_TIMEOUT_MS: int(100, 600_000).prefault('10000'),
   // Browser origins allowed to call the API (comma-separated); empty: CORS off.
-  CORS_ORIGINS: commaList.pipe(z.array(z.url('each origin must be a URL like https://shop.example')))
-    .prefault(''),
+  CORS_ORIGINS: commaList.pipe(z.array(z.url('each origin must be a URL like https://shop.example'))).prefault(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
   ADMIN_USER: z.string().min(1).prefault('admin'),
   ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
@@ -120,7 +128,8 @@ export const configSchema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 600_000).prefault('10000'),
   REDIS_REQUIRE_NOEVICTION: bool.prefault('true'),
   // Test-only crash points (see src/fault-points.ts): point:probability,… Empty in production.
-  FAULT_INJECTION: commaList.pipe(
+  FAULT_INJECTION: commaList
+    .pipe(
       z.array(
         z
           .string()
@@ -164,10 +173,16 @@ function crossFieldProblems(c: Config): Array<[string, string]> {
     problems.push(['INBOX_RETENTION_S', `must be at least JOB_KEEP_COMPLETED_S (${c.JOB_KEEP_COMPLETED_S}): past the jobId dedupe window only the inbox stops a duplicate`]);
   }
   if (c.INVOICES_DATABASE_URL && !c.OUTBOX_SIGNING_KEY) {
-    problems.push(['OUTBOX_SIGNING_KEY', 'must be set when INVOICES_DATABASE_URL is: the invoice service verifies events with the key the relays sign them with, and cannot read the order database\'s own key (generate one with `openssl rand -base64 33`)']);
+    problems.push([
+      'OUTBOX_SIGNING_KEY',
+      "must be set when INVOICES_DATABASE_URL is: the invoice service verifies events with the key the relays sign them with, and cannot read the order database's own key (generate one with `openssl rand -base64 33`)",
+    ]);
   }
   if (c.PG_POOL_MAX <= c.RELAY_CONCURRENCY) {
-    problems.push(['PG_POOL_MAX', `must be more than RELAY_CONCURRENCY (${c.RELAY_CONCURRENCY}): each relay loop holds a connection through its batch, and the rest of the process needs one too`]);
+    problems.push([
+      'PG_POOL_MAX',
+      `must be more than RELAY_CONCURRENCY (${c.RELAY_CONCURRENCY}): each relay loop holds a connection through its batch, and the rest of the process needs one too`,
+    ]);
   }
   return problems;
 }

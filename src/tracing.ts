@@ -42,12 +42,7 @@ export function currentTraceparent(fallback: string): string {
 }
 
 // Runs `fn` in a span whose parent comes from W3C headers (an HTTP request's or an event's).
-export async function inSpan<T>(
-  name: string,
-  kind: 'server' | 'consumer',
-  parentHeaders: Record<string, string | undefined>,
-  fn: () => Promise<T>,
-): Promise<T> {
+export async function inSpan<T>(name: string, kind: 'server' | 'consumer', parentHeaders: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const parent: Context = propagation.extract(ROOT_CONTEXT, parentHeaders);
   return tracer.startActiveSpan(name, { kind: kind === 'server' ? SpanKind.SERVER : SpanKind.CONSUMER }, parent, async (span) => {
     try {

@@ -56,7 +56,8 @@ describe('on a pipeline that delivered every order', () => {
         expect(res.status).toBe(201);
         orderIds.push(((await res.json()) as { id: string }).id);
       }
-      for (const id of orderIds) await waitFor(`order ${id} delivered and invoiced`, async () => (await effectCounts(ctx, id)).invoices === 1 && (await statusOf(id)) === 'delivered');
+      for (const id of orderIds)
+        await waitFor(`order ${id} delivered and invoiced`, async () => (await effectCounts(ctx, id)).invoices === 1 && (await statusOf(id)) === 'delivered');
       await waitFor('every event published', async () => (await ctx.sql`SELECT 1 FROM outbox WHERE published_at IS NULL`).length === 0);
       await waitFor('every job completed', async () => {
         const counts = await Promise.all(Object.values(queues).map((q) => q.getJobCounts('completed', 'active', 'waiting', 'delayed')));
@@ -250,7 +251,9 @@ describe('with the invoices in their own database', () => {
     expectItem(report, 'lost', { kind: 'invoice_missing', orderId: ids.uninvoicedOrder, outboxId: ids.paidEvent, queue: 'invoices', jobId: ids.paidEvent }, 'no invoice');
     expectItem(report, 'unexpected', { kind: 'orphan_effect', orderId: ids.missingOrder, table: 'invoices', rowIds: [ids.orphanInvoice] }, 'does not exist');
     expectItem(report, 'unexpected', { kind: 'orphan_effect', table: 'gateway_charges', rowIds: [ids.orphanCharge] }, 'does not exist');
-    const named = Object.values(report.items).flat().map((item) => item.orderId);
+    const named = Object.values(report.items)
+      .flat()
+      .map((item) => item.orderId);
     for (const id of good) expect(named).not.toContain(id);
   });
 
@@ -315,7 +318,8 @@ async function insertOrder(status: string, ageMs: number, effects: Effect[] = []
   await c.sql`
     INSERT INTO orders (id, customer_name, address, items, total_cents, status, created_at, updated_at)
     VALUES (${id}, 'Audit seed', '4 Seed St', '[]'::jsonb, 1000, ${status}, ${at}, ${at})`;
-  if (effects.includes('payment')) await c.sql`INSERT INTO payments (id, order_id, charge_id, amount_cents, created_at) VALUES (${randomUUID()}, ${id}, ${randomUUID()}, 1000, ${at})`;
+  if (effects.includes('payment'))
+    await c.sql`INSERT INTO payments (id, order_id, charge_id, amount_cents, created_at) VALUES (${randomUUID()}, ${id}, ${randomUUID()}, 1000, ${at})`;
   if (effects.includes('delivery')) await c.sql`INSERT INTO deliveries (id, order_id, courier, dispatched_at) VALUES (${randomUUID()}, ${id}, 'Ada', ${at})`;
   if (effects.includes('invoice')) await insertInvoice(id, at, c);
   if (effects.includes('charge')) await insertCharge(id, c);

@@ -43,7 +43,10 @@ const delivered = async (ids: string[]) =>
 
 describe('on a Redis Cluster', () => {
   it('parses REDIS_CLUSTER_NODES into seed nodes that win over REDIS_URL', () => {
-    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:1, b:2' }).REDIS_CLUSTER_NODES).toEqual([{ host: 'a', port: 1 }, { host: 'b', port: 2 }]);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:1, b:2' }).REDIS_CLUSTER_NODES).toEqual([
+      { host: 'a', port: 1 },
+      { host: 'b', port: 2 },
+    ]);
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'nohost' })).toThrow(/REDIS_CLUSTER_NODES/);
   });
 

@@ -41,6 +41,7 @@ describe('npm run demo', () => {
   it('places the orders, shows their progress, and ends with a summary and a clean audit', async () => {
     const { code, output } = await withSystem({}, (s) => runDemo(['--url', s.url, '--orders', '30', '--rate', '100', '--seed', '11']));
     expect(output, output).toMatch(/^\[ +\d+\.\ds\] created \d+\/30 +paid \d+/m);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point: no terminal escape codes in a pipe
     expect(output).not.toMatch(/\x1b\[/);
     expect(output).toMatch(/orders placed +30 of 30/);
     expect(output).toMatch(/\n {2}delivered +30\n/);

@@ -55,7 +55,10 @@ beforeAll(async () => {
   const relay = engine.relay();
   await consumers.start();
   await relay.start();
-  stops.push(() => consumers.stop(), () => relay.stop());
+  stops.push(
+    () => consumers.stop(),
+    () => relay.stop(),
+  );
 });
 
 afterAll(async () => {

@@ -44,11 +44,15 @@ describe('Idempotency-Key', () => {
     expect(other.status).toBe(422);
     expect(other.headers.get('content-type')).toContain('application/problem+json');
     // The same key on the other route is a different request too.
-    const elsewhere = await postJson(`${system.url}/orders`, {
-      customer_name: 'Idem Two',
-      address: '123 Main St',
-      items: [{ flavor: 'Pepperoni', size: 'large', quantity: 2, unit_price_cents: 1999 }],
-    }, { 'idempotency-key': 'idem-2' });
+    const elsewhere = await postJson(
+      `${system.url}/orders`,
+      {
+        customer_name: 'Idem Two',
+        address: '123 Main St',
+        items: [{ flavor: 'Pepperoni', size: 'large', quantity: 2, unit_price_cents: 1999 }],
+      },
+      { 'idempotency-key': 'idem-2' },
+    );
     expect(elsewhere.status).toBe(422);
     expect(await rowsFor('Idem Two')).toEqual({ orders: 1, events: 1 });
   });

@@ -47,8 +47,20 @@ describe('the invoice service with its own database', () => {
     const { orderId, paidEventId } = await placeAndInvoice();
     const genuine = (await system.queues.invoices.getJob(paidEventId))!.data;
     const victim = crypto.randomUUID();
-    const forged: OutboxJobData = { outboxId: crypto.randomUUID(), eventType: 'order.paid', aggregateType: 'order', aggregateId: victim, payload: { order_id: victim, amount_cents: 1 }, headers: {} };
-    const altered: OutboxJobData = { ...genuine, outboxId: crypto.randomUUID(), aggregateId: victim, payload: { ...(genuine.payload as object), order_id: victim, amount_cents: 1 } };
+    const forged: OutboxJobData = {
+      outboxId: crypto.randomUUID(),
+      eventType: 'order.paid',
+      aggregateType: 'order',
+      aggregateId: victim,
+      payload: { order_id: victim, amount_cents: 1 },
+      headers: {},
+    };
+    const altered: OutboxJobData = {
+      ...genuine,
+      outboxId: crypto.randomUUID(),
+      aggregateId: victim,
+      payload: { ...(genuine.payload as object), order_id: victim, amount_cents: 1 },
+    };
     const jobs = await Promise.all([forged, altered].map((data) => system.queues.invoices.add('order.paid', data, { attempts: 1 })));
     for (const job of jobs) await waitFor('the refused job to fail', async () => (await system.queues.invoices.getJobState(job.id!)) === 'failed');
     const reasons = await Promise.all(jobs.map(async (j) => (await system.queues.invoices.getJob(j.id!))!.failedReason));

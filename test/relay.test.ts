@@ -86,7 +86,13 @@ describe('the relay', () => {
     await relay.stop();
 
     const job = await queues.payments.getJob(eventId);
-    expect(job?.data).toMatchObject({ outboxId: eventId, eventType: 'order.created', aggregateType: 'order', aggregateId: orderId, payload: { order_id: orderId, total_cents: 1200 } });
+    expect(job?.data).toMatchObject({
+      outboxId: eventId,
+      eventType: 'order.created',
+      aggregateType: 'order',
+      aggregateId: orderId,
+      payload: { order_id: orderId, total_cents: 1200 },
+    });
     expect(signer.problem(job!.data, job!.data.signature)).toBeUndefined();
     const [row] = await ctx.sql<{ published_at: Date | null; confirmed_at: Date | null }[]>`SELECT published_at, confirmed_at FROM outbox WHERE id = ${eventId}`;
     expect(row!.published_at).not.toBeNull();
@@ -142,7 +148,7 @@ describe('the relay', () => {
     const first: string[] = [];
     const second: string[] = [];
     const relays = [instrumentedRelay(first), instrumentedRelay(second)];
-    relays.forEach((r) => r.start());
+    for (const r of relays) r.start();
     await waitFor('the backlog to drain', async () => (await unpublishedCount(values)) === 0);
     await Promise.all(relays.map((r) => r.stop()));
 

@@ -50,12 +50,10 @@ async function idempotencyKeyRows(n: number, ageHours: number): Promise<string[]
 }
 
 // Which of `ids` are still there.
-const remainingOutbox = async (ids: string[]) =>
-  (await ctx.sql<{ id: string }[]>`SELECT id FROM outbox WHERE id = ANY(${ids}::uuid[])`).map((r) => r.id).sort();
+const remainingOutbox = async (ids: string[]) => (await ctx.sql<{ id: string }[]>`SELECT id FROM outbox WHERE id = ANY(${ids}::uuid[])`).map((r) => r.id).sort();
 const remainingInbox = async (ids: string[]) =>
   (await ctx.sql<{ message_id: string }[]>`SELECT message_id FROM processed_messages WHERE message_id = ANY(${ids}::uuid[])`).map((r) => r.message_id).sort();
-const remainingKeys = async (keys: string[]) =>
-  (await ctx.sql<{ key: string }[]>`SELECT key FROM idempotency_keys WHERE key = ANY(${keys}::text[])`).map((r) => r.key).sort();
+const remainingKeys = async (keys: string[]) => (await ctx.sql<{ key: string }[]>`SELECT key FROM idempotency_keys WHERE key = ANY(${keys}::text[])`).map((r) => r.key).sort();
 
 describe('retention', () => {
   it('deletes only what is past its retention and no longer needed, in batches, with the tables the service adds', async () => {

@@ -50,7 +50,8 @@ async function publishedBy(port: number): Promise<number> {
 describe('2 APIs, 3 relays and 4 workers', () => {
   it('publish each row once and make each effect once', async () => {
     const statuses: number[] = [];
-    const body = (i: number) => JSON.stringify({ customer_name: `Scale ${i}`, address: '9 Many St', items: [{ flavor: 'Diavola', size: 'large', quantity: 1 + (i % 3), unit_price_cents: 1100 }] });
+    const body = (i: number) =>
+      JSON.stringify({ customer_name: `Scale ${i}`, address: '9 Many St', items: [{ flavor: 'Diavola', size: 'large', quantity: 1 + (i % 3), unit_price_cents: 1100 }] });
     // Sixteen clients at once, alternating between the two APIs.
     let next = 0;
     await Promise.all(
@@ -65,11 +66,15 @@ describe('2 APIs, 3 relays and 4 workers', () => {
     );
     expect(statuses.filter((s) => s !== 201)).toEqual([]);
 
-    await waitFor('every order to be delivered and invoiced', async () => {
-      const delivered = await ctx.sql<{ id: string }[]>`SELECT id FROM orders WHERE status = 'delivered'`;
-      const [row] = await ctx.invoicesSql`SELECT count(*)::int AS n FROM invoices WHERE order_id = ANY(${delivered.map((o) => o.id)}::uuid[])`;
-      return delivered.length === ORDERS && row!.n === ORDERS;
-    }, 120_000);
+    await waitFor(
+      'every order to be delivered and invoiced',
+      async () => {
+        const delivered = await ctx.sql<{ id: string }[]>`SELECT id FROM orders WHERE status = 'delivered'`;
+        const [row] = await ctx.invoicesSql`SELECT count(*)::int AS n FROM invoices WHERE order_id = ANY(${delivered.map((o) => o.id)}::uuid[])`;
+        return delivered.length === ORDERS && row!.n === ORDERS;
+      },
+      120_000,
+    );
     await waitFor('every event to be published', async () => (await ctx.sql`SELECT 1 FROM outbox WHERE published_at IS NULL LIMIT 1`).length === 0);
 
     // Every row goes through the relays: order.created, order.paid, and order.delivered (routed

@@ -26,7 +26,8 @@ export async function benchAdd(infra: Infra, db: BenchDb, profile: Profile) {
     await Promise.all(
       Array.from({ length: loops }, async () => {
         while (next < rows.length) {
-          const batch = rows.slice(next, (next += batchSize));
+          const batch = rows.slice(next, next + batchSize);
+          next += batchSize;
           const t = wallNow();
           await queues.payments.addBulk(batch.map((row) => jobFor(row, BENCH_SIGNER)));
           batchMs?.push(wallNow() - t);
@@ -41,7 +42,15 @@ export async function benchAdd(infra: Infra, db: BenchDb, profile: Profile) {
     const t0 = wallNow();
     await addAll(profile.addJobs, batchMs);
     const seconds = (wallNow() - t0) / 1000;
-    return { cpu: await cpu.stop(), jobsPerS: round(profile.addJobs / seconds, 1), jobs: profile.addJobs, seconds: round(seconds, 2), batchSize, concurrency: loops, batchLatencyMs: summarize(batchMs) };
+    return {
+      cpu: await cpu.stop(),
+      jobsPerS: round(profile.addJobs / seconds, 1),
+      jobs: profile.addJobs,
+      seconds: round(seconds, 2),
+      batchSize,
+      concurrency: loops,
+      batchLatencyMs: summarize(batchMs),
+    };
   } finally {
     await closeQueues(queues);
     redis.disconnect();

@@ -31,7 +31,16 @@ export async function benchLat(infra: Infra, db: BenchDb, profile: Profile, rate
       await queues.payments.add(job.name, { ...job.data, sentAt } as typeof job.data, job.opts);
       return { id: job.opts.jobId!, t: sentAt };
     };
-    const result = await openLoop({ tracker, place, rate, durationMs: profile.latMs, warmupMs: profile.warmMs, settleMs: profile.settleMs, kinds: ['pay'], cpu: infra.cpuProbe(() => ({ 'lat-worker': [worker.pid] })) });
+    const result = await openLoop({
+      tracker,
+      place,
+      rate,
+      durationMs: profile.latMs,
+      warmupMs: profile.warmMs,
+      settleMs: profile.settleMs,
+      kinds: ['pay'],
+      cpu: infra.cpuProbe(() => ({ 'lat-worker': [worker.pid] })),
+    });
     return { ...result, clockOffsetMs: clockOffset, concurrency: config.WORKER_CONCURRENCY };
   } finally {
     await worker.stop();

@@ -12,20 +12,16 @@ export function httpPlacer(baseUrl: string, maxSockets = 64): { place: Place; cl
   const url = new URL('/orders', baseUrl);
   const post = (retry: boolean): ReturnType<Place> =>
     new Promise((resolve, reject) => {
-      const req = http.request(
-        url,
-        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) } },
-        (res) => {
-          res.on('data', () => {});
-          res.on('end', () => {
-            const t = wallNow();
-            const id = /\/orders\/([0-9a-f-]{36})$/.exec(String(res.headers.location ?? ''))?.[1];
-            if (res.statusCode === 201 && id) resolve({ id, t });
-            else reject(new Error(`POST /orders answered ${res.statusCode}`));
-          });
-          res.on('error', reject);
-        },
-      );
+      const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) } }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => {
+          const t = wallNow();
+          const id = /\/orders\/([0-9a-f-]{36})$/.exec(String(res.headers.location ?? ''))?.[1];
+          if (res.statusCode === 201 && id) resolve({ id, t });
+          else reject(new Error(`POST /orders answered ${res.statusCode}`));
+        });
+        res.on('error', reject);
+      });
       req.on('error', (err: NodeJS.ErrnoException) => {
         // A kept-alive socket the server closed while idle (its keepAliveTimeout): send again on a
         // fresh socket, once (the pattern Node's docs give). Should the first request have been

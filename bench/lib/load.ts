@@ -86,7 +86,20 @@ export async function openLoop(o: {
   const settleSeconds = round((wallNow() - s0) / 1000, 2);
   const latency = Object.fromEntries(o.kinds.map((k) => [k, summarize(o.tracker.latencies(measured, k))]));
   if (firstError) console.warn(`  ${errors} orders failed; first: ${firstError}`);
-  return { rate: o.rate, seconds: round(seconds, 2), sent, errors, achievedRate: round(sent / seconds, 1), measured: measured.length, incomplete, inFlightAtEnd, settleSeconds, unsustainable, latency, ...(cpuUse ? { cpu: cpuUse } : {}) };
+  return {
+    rate: o.rate,
+    seconds: round(seconds, 2),
+    sent,
+    errors,
+    achievedRate: round(sent / seconds, 1),
+    measured: measured.length,
+    incomplete,
+    inFlightAtEnd,
+    settleSeconds,
+    unsustainable,
+    latency,
+    ...(cpuUse ? { cpu: cpuUse } : {}),
+  };
 }
 
 export interface ClosedLoopResult {

@@ -83,7 +83,7 @@ export function startProcess(role: string, script: string, env: Record<string, s
     },
   };
   live.add(child);
-  exited.then(() => live.delete(child));
+  void exited.then(() => live.delete(child));
   return child;
 }
 

@@ -33,24 +33,75 @@ export interface Profile {
 }
 
 const DEFAULT: Profile = {
-  name: 'default', txMs: 15_000, warmMs: 3_000, addJobs: 100_000, workJobs: 100_000, apiMs: 15_000, apiRounds: 3,
-  latMs: 20_000, e2eMs: 30_000, e2eCommonMs: 20_000, sustainedMs: 60_000, sustainedWindow: 2_000,
-  drainRows: 100_000, seedDrainCapMs: 30_000, settleMs: 15_000,
-  scaleRows: 200_000, scaleRounds: 2, backlogRows: 1_000_000, backlogApiRate: 150, backlogBaselineMs: 30_000, backlogCapMs: 20 * 60_000,
+  name: 'default',
+  txMs: 15_000,
+  warmMs: 3_000,
+  addJobs: 100_000,
+  workJobs: 100_000,
+  apiMs: 15_000,
+  apiRounds: 3,
+  latMs: 20_000,
+  e2eMs: 30_000,
+  e2eCommonMs: 20_000,
+  sustainedMs: 60_000,
+  sustainedWindow: 2_000,
+  drainRows: 100_000,
+  seedDrainCapMs: 30_000,
+  settleMs: 15_000,
+  scaleRows: 200_000,
+  scaleRounds: 2,
+  backlogRows: 1_000_000,
+  backlogApiRate: 150,
+  backlogBaselineMs: 30_000,
+  backlogCapMs: 20 * 60_000,
 };
 
 const QUICK: Profile = {
-  name: 'quick', txMs: 3_000, warmMs: 700, addJobs: 20_000, workJobs: 20_000, apiMs: 3_000, apiRounds: 1,
-  latMs: 4_000, e2eMs: 5_000, e2eCommonMs: 4_000, sustainedMs: 6_000, sustainedWindow: 1_000,
-  drainRows: 20_000, seedDrainCapMs: 4_000, settleMs: 8_000,
-  scaleRows: 40_000, scaleRounds: 1, backlogRows: 100_000, backlogApiRate: 150, backlogBaselineMs: 5_000, backlogCapMs: 3 * 60_000,
+  name: 'quick',
+  txMs: 3_000,
+  warmMs: 700,
+  addJobs: 20_000,
+  workJobs: 20_000,
+  apiMs: 3_000,
+  apiRounds: 1,
+  latMs: 4_000,
+  e2eMs: 5_000,
+  e2eCommonMs: 4_000,
+  sustainedMs: 6_000,
+  sustainedWindow: 1_000,
+  drainRows: 20_000,
+  seedDrainCapMs: 4_000,
+  settleMs: 8_000,
+  scaleRows: 40_000,
+  scaleRounds: 1,
+  backlogRows: 100_000,
+  backlogApiRate: 150,
+  backlogBaselineMs: 5_000,
+  backlogCapMs: 3 * 60_000,
 };
 
 const SMOKE: Profile = {
-  name: 'smoke', txMs: 1_000, warmMs: 300, addJobs: 2_000, workJobs: 2_000, apiMs: 1_500, apiRounds: 1,
-  latMs: 1_500, e2eMs: 2_000, e2eCommonMs: 1_500, sustainedMs: 2_000, sustainedWindow: 300,
-  drainRows: 2_000, seedDrainCapMs: 2_000, settleMs: 5_000,
-  scaleRows: 3_000, scaleRounds: 1, backlogRows: 5_000, backlogApiRate: 50, backlogBaselineMs: 1_500, backlogCapMs: 60_000,
+  name: 'smoke',
+  txMs: 1_000,
+  warmMs: 300,
+  addJobs: 2_000,
+  workJobs: 2_000,
+  apiMs: 1_500,
+  apiRounds: 1,
+  latMs: 1_500,
+  e2eMs: 2_000,
+  e2eCommonMs: 1_500,
+  sustainedMs: 2_000,
+  sustainedWindow: 300,
+  drainRows: 2_000,
+  seedDrainCapMs: 2_000,
+  settleMs: 5_000,
+  scaleRows: 3_000,
+  scaleRounds: 1,
+  backlogRows: 5_000,
+  backlogApiRate: 50,
+  backlogBaselineMs: 1_500,
+  backlogCapMs: 60_000,
 };
 
 export interface Args {
@@ -92,7 +143,9 @@ export function parseArgs(argv: readonly string[]): Args {
     else if (a === '--rate') rate = Number(value());
     else if (a === '--vacuum-every') vacuumEveryS = Number(value());
     else if (a === '--only') {
-      const list = value().split(',').map((s) => s.trim());
+      const list = value()
+        .split(',')
+        .map((s) => s.trim());
       const bad = list.filter((p) => !(PHASES as readonly string[]).includes(p));
       if (bad.length) throw new Error(`unknown phase ${bad.join(', ')}\n${USAGE}`);
       only = new Set(list as Phase[]);

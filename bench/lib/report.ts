@@ -82,7 +82,13 @@ export function targetsTable(ratios: Ratios, memoryGrowthMb: number | null | und
     ['ratio', 'what', 'value', 'target', 'met'],
     [
       ...Object.entries(TARGETS).map(([key, t]) => [key, t.what, fmt(ratios[key], 3), v[key]!.target, yes(v[key]!.met)]),
-      ['(memory)', 'relay RSS growth over the large backlog (after GC), MB', fmt(memoryGrowthMb, 1), `<= ${MEMORY_GROWTH_TARGET_MB}`, yes(memoryGrowthMb == null ? null : memoryGrowthMb <= MEMORY_GROWTH_TARGET_MB)],
+      [
+        '(memory)',
+        'relay RSS growth over the large backlog (after GC), MB',
+        fmt(memoryGrowthMb, 1),
+        `<= ${MEMORY_GROWTH_TARGET_MB}`,
+        yes(memoryGrowthMb == null ? null : memoryGrowthMb <= MEMORY_GROWTH_TARGET_MB),
+      ],
     ],
   );
 }

@@ -53,7 +53,11 @@ const rate = (v: number | undefined, unit: string) => (v == null ? null : `${fmt
 
 export function figuresTable(r: Results): string {
   const e2e = (x: PipelineResult | undefined, k: 'R' | 'P') => x?.e2e[k];
-  const openNote = (o: { achievedRate: number; errors: number; incomplete: number; measured: number; inFlightAtEnd: number; settleSeconds: number; unsustainable: boolean; seconds: number } | undefined) =>
+  const openNote = (
+    o:
+      | { achievedRate: number; errors: number; incomplete: number; measured: number; inFlightAtEnd: number; settleSeconds: number; unsustainable: boolean; seconds: number }
+      | undefined,
+  ) =>
     o
       ? `${o.unsustainable ? `NOT SUSTAINABLE: over ${fmt(o.inFlightAtEnd, 0)} orders in flight after ${o.seconds} s, sending stopped; ` : ''}` +
         `${fmt(o.achievedRate, 0)}/s offered; ${o.measured} measured; ${o.inFlightAtEnd} in flight when sending stopped, settled in ${o.settleSeconds} s` +
@@ -64,12 +68,38 @@ export function figuresTable(r: Results): string {
     ['B_add', 'BullMQ addBulk', rate(r.add?.jobsPerS, 'jobs/s'), r.add && `batch ${r.add.batchSize} × ${r.add.concurrency} in flight; batch p50/p99 ${lat(r.add.batchLatencyMs)}`],
     ['B_work', 'no-op Worker drain', rate(r.work?.jobsPerS, 'jobs/s'), r.work && `${r.work.jobs} jobs, concurrency ${r.work.concurrency}`],
     ['B_lat', 'add → processing start', lat(r.lat?.latency.pay), r.lat && `at ${r.lat.rate}/s; ${openNote(r.lat)}`],
-    ['API', 'POST /orders (api alone)', rate(r.api?.alone.ordersPerS, 'orders/s'), r.api && `runs ${r.api.alone.runs.join(', ')}; autocannon ${r.api.connections} connections; p50/p99 ${r.api.alone.latencyMs.p50} / ${r.api.alone.latencyMs.p99} ms (1 ms resolution)`],
-    ['API', 'wake-up on (api + relay)', rate(r.api?.wakeupOn.medianOrdersPerS, 'orders/s'), r.api && `runs ${r.api.wakeupOn.runs.join(', ')}; p99 ${r.api.wakeupOn.latencyMs.p99} ms`],
-    ['API', 'wake-up off (api + relay deaf to NOTIFY)', rate(r.api?.wakeupOff.medianOrdersPerS, 'orders/s'), r.api && `runs ${r.api.wakeupOff.runs.join(', ')}; p99 ${r.api.wakeupOff.latencyMs.p99} ms`],
+    [
+      'API',
+      'POST /orders (api alone)',
+      rate(r.api?.alone.ordersPerS, 'orders/s'),
+      r.api &&
+        `runs ${r.api.alone.runs.join(', ')}; autocannon ${r.api.connections} connections; p50/p99 ${r.api.alone.latencyMs.p50} / ${r.api.alone.latencyMs.p99} ms (1 ms resolution)`,
+    ],
+    [
+      'API',
+      'wake-up on (api + relay)',
+      rate(r.api?.wakeupOn.medianOrdersPerS, 'orders/s'),
+      r.api && `runs ${r.api.wakeupOn.runs.join(', ')}; p99 ${r.api.wakeupOn.latencyMs.p99} ms`,
+    ],
+    [
+      'API',
+      'wake-up off (api + relay deaf to NOTIFY)',
+      rate(r.api?.wakeupOff.medianOrdersPerS, 'orders/s'),
+      r.api && `runs ${r.api.wakeupOff.runs.join(', ')}; p99 ${r.api.wakeupOff.latencyMs.p99} ms`,
+    ],
     ['Relay drain', 'ours', rate(r.drain?.ours.rowsPerS, 'rows/s'), r.drain && `${r.drain.ours.rows} rows in ${r.drain.ours.seconds} s`],
-    ['Relay drain', 'ours, outbox analyzed first', rate(r.drain?.oursAnalyzed.rowsPerS, 'rows/s'), r.drain && `${r.drain.oursAnalyzed.rows} rows in ${r.drain.oursAnalyzed.seconds} s; what autovacuum's ANALYZE would give`],
-    ['Relay drain', "the seeds' way", rate(r.drain?.seeds.rowsPerSOnceStarted, 'rows/s'), r.drain && `${r.drain.seeds.published}/${r.drain.seeds.rows} rows in ${r.drain.seeds.seconds} s (cap), first row after ${r.drain.seeds.startLagS} s`],
+    [
+      'Relay drain',
+      'ours, outbox analyzed first',
+      rate(r.drain?.oursAnalyzed.rowsPerS, 'rows/s'),
+      r.drain && `${r.drain.oursAnalyzed.rows} rows in ${r.drain.oursAnalyzed.seconds} s; what autovacuum's ANALYZE would give`,
+    ],
+    [
+      'Relay drain',
+      "the seeds' way",
+      rate(r.drain?.seeds.rowsPerSOnceStarted, 'rows/s'),
+      r.drain && `${r.drain.seeds.published}/${r.drain.seeds.rows} rows in ${r.drain.seeds.seconds} s (cap), first row after ${r.drain.seeds.startLagS} s`,
+    ],
     ['E2E at R', '201 → payment start', lat(e2e(r.pipeline, 'R')?.latency.pay), openNote(e2e(r.pipeline, 'R'))],
     ['E2E at R', '201 → delivered', lat(e2e(r.pipeline, 'R')?.latency.delivered), r.rateR && `R = ${r.rateR}/s (half the API's maximum)`],
     ['E2E at P', 'ours: 201 → payment start', lat(e2e(r.pipeline, 'P')?.latency.pay), openNote(e2e(r.pipeline, 'P'))],
@@ -80,12 +110,36 @@ export function figuresTable(r: Results): string {
     ['E2E at P', 'graphile-worker: commit → delivered', lat(r.peer?.e2e.latency.delivered), null],
     ['Sustained', 'ours: delivered + invoiced', rate(r.pipeline?.sustained?.ordersPerS, 'orders/s'), backlogNote(r.pipeline?.sustained)],
     ['Sustained', 'graphile-worker: delivered', rate(r.peer?.sustained.ordersPerS, 'orders/s'), backlogNote(r.peer?.sustained)],
-    ['Relay claim', 'plan on the fresh backlog (drain)', r.drain?.ours.claimPlanBefore && `${fmt(r.drain.ours.claimPlanBefore.executionMs)} ms`, r.drain?.ours.claimPlanBefore && `${r.drain.ours.claimPlanBefore.plan}; ${r.drain.ours.claimPlanBefore.buffers} buffers; analyzed: ${r.drain.oursAnalyzed.claimPlanBefore?.plan} ${fmt(r.drain.oursAnalyzed.claimPlanBefore?.executionMs)} ms`],
-    ['Relay claim', 'plan at the end of the pipeline runs', r.pipeline?.claimPlanAtEnd && `${fmt(r.pipeline.claimPlanAtEnd.executionMs)} ms`, r.pipeline?.claimPlanAtEnd && `${r.pipeline.claimPlanAtEnd.plan}; ${r.pipeline.claimPlanAtEnd.buffers} buffers for ${r.pipeline.claimPlanAtEnd.outboxRows} outbox rows`],
-    ['Memory', `relay RSS after GC: idle → after the drains of ${r.drain?.memory.firstRows ?? '?'} rows`, r.drain && `${fmt(r.drain.memory.relayIdle?.rssMb, 1)} → ${fmt(r.drain.memory.relayRssAfterFirstMb, 1)} MB`, r.drain && `heap ${fmt(r.drain.memory.relayIdle?.heapUsedMb, 1)} → ${fmt(r.drain.memory.relayAfterFirst?.heapUsedMb, 1)} MB; the large backlog: see Backlog`],
+    [
+      'Relay claim',
+      'plan on the fresh backlog (drain)',
+      r.drain?.ours.claimPlanBefore && `${fmt(r.drain.ours.claimPlanBefore.executionMs)} ms`,
+      r.drain?.ours.claimPlanBefore &&
+        `${r.drain.ours.claimPlanBefore.plan}; ${r.drain.ours.claimPlanBefore.buffers} buffers; analyzed: ${r.drain.oursAnalyzed.claimPlanBefore?.plan} ${fmt(r.drain.oursAnalyzed.claimPlanBefore?.executionMs)} ms`,
+    ],
+    [
+      'Relay claim',
+      'plan at the end of the pipeline runs',
+      r.pipeline?.claimPlanAtEnd && `${fmt(r.pipeline.claimPlanAtEnd.executionMs)} ms`,
+      r.pipeline?.claimPlanAtEnd && `${r.pipeline.claimPlanAtEnd.plan}; ${r.pipeline.claimPlanAtEnd.buffers} buffers for ${r.pipeline.claimPlanAtEnd.outboxRows} outbox rows`,
+    ],
+    [
+      'Memory',
+      `relay RSS after GC: idle → after the drains of ${r.drain?.memory.firstRows ?? '?'} rows`,
+      r.drain && `${fmt(r.drain.memory.relayIdle?.rssMb, 1)} → ${fmt(r.drain.memory.relayRssAfterFirstMb, 1)} MB`,
+      r.drain && `heap ${fmt(r.drain.memory.relayIdle?.heapUsedMb, 1)} → ${fmt(r.drain.memory.relayAfterFirst?.heapUsedMb, 1)} MB; the large backlog: see Backlog`,
+    ],
     ...scalingRows(r),
     ...backlogRows(r.backlog),
-    ['Memory', 'peak RSS by process', r.peakRssMbByRole && Object.entries(r.peakRssMbByRole).map(([k, v]) => `${k} ${fmt(v, 0)} MB`).join(', '), 'VmHWM of each process, highest per role'],
+    [
+      'Memory',
+      'peak RSS by process',
+      r.peakRssMbByRole &&
+        Object.entries(r.peakRssMbByRole)
+          .map(([k, v]) => `${k} ${fmt(v, 0)} MB`)
+          .join(', '),
+      'VmHWM of each process, highest per role',
+    ],
   ];
   return table(['figure', 'what', 'value (median / p99 for latencies)', 'detail'], rows);
 }
@@ -105,20 +159,41 @@ function scalingRows(r: Results): Array<Array<string | number | null | undefined
 
 function backlogRows(b: Backlog | undefined): Array<Array<string | number | null | undefined>> {
   if (!b) return [];
-  const api = (x: { p50?: number; p99?: number; max?: number; sent: number; errors: number } | undefined) =>
-    x?.p50 === undefined ? null : `${fmt(x.p50)} / ${fmt(x.p99)} ms`;
+  const api = (x: { p50?: number; p99?: number; max?: number; sent: number; errors: number } | undefined) => (x?.p50 === undefined ? null : `${fmt(x.p50)} / ${fmt(x.p99)} ms`);
   const m = b.memory;
   return [
-    ['Backlog', `drain of ${b.rows} rows, API at ${b.apiRate}/s`, rate(b.drain.rowsPerS, 'rows/s'),
+    [
+      'Backlog',
+      `drain of ${b.rows} rows, API at ${b.apiRate}/s`,
+      rate(b.drain.rowsPerS, 'rows/s'),
       `${b.drain.seconds} s${b.drain.capped ? ' (CAPPED: not drained)' : ''}; by tenth of the time min ${b.drain.tenthRowsPerS.min} / median ${b.drain.tenthRowsPerS.median} / max ${b.drain.tenthRowsPerS.max} rows/s; ` +
         `relay VACUUM (ANALYZE) ${b.drain.firstRelayVacuumAtS == null ? 'not during the drain' : `from ${b.drain.firstRelayVacuumAtS} s`}, ours seen running ${b.drain.vacuumSeconds} s; ` +
-        `WAL ${fmt(b.drain.postgres.walMbPerS, 1)} MB/s, ${b.drain.postgres.checkpoints} checkpoint(s); fill ${b.fillSeconds} s`],
-    ['Backlog', 'relay RSS during the drain (min / max / last)', m.rss && `${fmt(m.rss.min, 1)} / ${fmt(m.rss.max, 1)} / ${fmt(m.rss.last, 1)} MB`,
-      `sampled every second (${m.rss?.n ?? 0} samples); ${m.heap ? `heap ${fmt(m.heap.min, 1)} / ${fmt(m.heap.max, 1)} / ${fmt(m.heap.last, 1)} MB; ` : ''}after GC ${fmt(m.relayBefore?.rssMb, 1)} → ${fmt(m.relayAfter?.rssMb, 1)} MB (growth ${fmt(m.growthMb, 1)} MB; heap ${fmt(m.relayBefore?.heapUsedMb, 1)} → ${fmt(m.relayAfter?.heapUsedMb, 1)}); ${m.redisUsed ? `Redis used ${fmt(m.redisUsed.min, 0)}–${fmt(m.redisUsed.max, 0)} MB, ` : ''}${m.jobsTrimmed} jobs trimmed off the queue`],
-    ['Backlog', `API p50 / p99, ${b.apiRate}/s, no backlog`, api(b.api.baseline), `${b.api.baseline.sent} orders over ${b.api.baseline.seconds} s, ${b.api.baseline.errors} errors; max ${fmt(b.api.baseline.max)} ms; api + relay, client-side timing; WAL ${fmt(b.api.baseline.postgres.walMbPerS, 1)} MB/s`],
-    ['Backlog', `API p50 / p99, ${b.apiRate}/s, during the drain`, api(b.api.duringDrain), `${b.api.duringDrain.sent} orders, ${b.api.duringDrain.errors} errors; max ${fmt(b.api.duringDrain.max)} ms; p99 ×${fmt(b.api.p99DuringOverBaseline)} of the baseline`],
-    ['Backlog', "API orders' wait for the relay (created → claimed)", b.claimLag.duringDrain && `${fmt(b.claimLag.duringDrain.p50, 0)} / ${fmt(b.claimLag.duringDrain.p99, 0)} ms`,
-      `orders placed during the drain (one relay loop claims newest first); without a backlog ${b.claimLag.baseline ? `${fmt(b.claimLag.baseline.p50)} / ${fmt(b.claimLag.baseline.p99)} ms` : '—'}`],
+        `WAL ${fmt(b.drain.postgres.walMbPerS, 1)} MB/s, ${b.drain.postgres.checkpoints} checkpoint(s); fill ${b.fillSeconds} s`,
+    ],
+    [
+      'Backlog',
+      'relay RSS during the drain (min / max / last)',
+      m.rss && `${fmt(m.rss.min, 1)} / ${fmt(m.rss.max, 1)} / ${fmt(m.rss.last, 1)} MB`,
+      `sampled every second (${m.rss?.n ?? 0} samples); ${m.heap ? `heap ${fmt(m.heap.min, 1)} / ${fmt(m.heap.max, 1)} / ${fmt(m.heap.last, 1)} MB; ` : ''}after GC ${fmt(m.relayBefore?.rssMb, 1)} → ${fmt(m.relayAfter?.rssMb, 1)} MB (growth ${fmt(m.growthMb, 1)} MB; heap ${fmt(m.relayBefore?.heapUsedMb, 1)} → ${fmt(m.relayAfter?.heapUsedMb, 1)}); ${m.redisUsed ? `Redis used ${fmt(m.redisUsed.min, 0)}–${fmt(m.redisUsed.max, 0)} MB, ` : ''}${m.jobsTrimmed} jobs trimmed off the queue`,
+    ],
+    [
+      'Backlog',
+      `API p50 / p99, ${b.apiRate}/s, no backlog`,
+      api(b.api.baseline),
+      `${b.api.baseline.sent} orders over ${b.api.baseline.seconds} s, ${b.api.baseline.errors} errors; max ${fmt(b.api.baseline.max)} ms; api + relay, client-side timing; WAL ${fmt(b.api.baseline.postgres.walMbPerS, 1)} MB/s`,
+    ],
+    [
+      'Backlog',
+      `API p50 / p99, ${b.apiRate}/s, during the drain`,
+      api(b.api.duringDrain),
+      `${b.api.duringDrain.sent} orders, ${b.api.duringDrain.errors} errors; max ${fmt(b.api.duringDrain.max)} ms; p99 ×${fmt(b.api.p99DuringOverBaseline)} of the baseline`,
+    ],
+    [
+      'Backlog',
+      "API orders' wait for the relay (created → claimed)",
+      b.claimLag.duringDrain && `${fmt(b.claimLag.duringDrain.p50, 0)} / ${fmt(b.claimLag.duringDrain.p99, 0)} ms`,
+      `orders placed during the drain (one relay loop claims newest first); without a backlog ${b.claimLag.baseline ? `${fmt(b.claimLag.baseline.p50)} / ${fmt(b.claimLag.baseline.p99)} ms` : '—'}`,
+    ],
   ];
 }
 
@@ -126,13 +201,28 @@ function backlogRows(b: Backlog | undefined): Array<Array<string | number | null
 export function backlogTable(b: Backlog): string {
   return table(
     ['from – to (s)', 'rows/s', 'API p99 (ms)', 'relay RSS max (MB)', 'our VACUUM/ANALYZE'],
-    b.tenths.map((t) => [`${fmt(t.fromS, b.drain.seconds < 10 ? 2 : 1)} – ${fmt(t.toS, b.drain.seconds < 10 ? 2 : 1)}`, fmt(t.rowsPerS, 0), fmt(t.apiP99Ms), fmt(t.relayRssMaxMb, 1), t.vacuum]),
+    b.tenths.map((t) => [
+      `${fmt(t.fromS, b.drain.seconds < 10 ? 2 : 1)} – ${fmt(t.toS, b.drain.seconds < 10 ? 2 : 1)}`,
+      fmt(t.rowsPerS, 0),
+      fmt(t.apiP99Ms),
+      fmt(t.relayRssMaxMb, 1),
+      t.vacuum,
+    ]),
   );
 }
 
-function backlogNote(s: { window: number; inFlightAtStart: number; inFlightAtEnd: number; backlogAtStart?: Record<string, number>; backlogAtEnd?: Record<string, number>; seconds: number } | undefined) {
+function backlogNote(
+  s:
+    | { window: number; inFlightAtStart: number; inFlightAtEnd: number; backlogAtStart?: Record<string, number>; backlogAtEnd?: Record<string, number>; seconds: number }
+    | undefined,
+) {
   if (!s) return null;
-  const b = (x?: Record<string, number>) => (x ? Object.entries(x).map(([k, v]) => `${k} ${v}`).join(' ') : '');
+  const b = (x?: Record<string, number>) =>
+    x
+      ? Object.entries(x)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(' ')
+      : '';
   return `${s.seconds} s; in flight ${s.inFlightAtStart} → ${s.inFlightAtEnd} (window ${s.window}); backlog [${b(s.backlogAtStart)}] → [${b(s.backlogAtEnd)}]`;
 }
 
@@ -145,7 +235,10 @@ export function cpuTable(r: Results): string {
   const columns = [...new Set(present.flatMap(([, c]) => Object.keys(c)))];
   const order = ['api', 'relay', 'workers', 'graphile-worker', 'lat-worker', 'postgres (our backends)', 'redis', 'harness', 'rest of machine', 'machine busy'];
   columns.sort((a, b) => ((order.indexOf(a) + 100) % 100) - ((order.indexOf(b) + 100) % 100));
-  return table(['window', ...columns], present.map(([name, c]) => [name, ...columns.map((k) => fmt(c[k]))]));
+  return table(
+    ['window', ...columns],
+    present.map(([name, c]) => [name, ...columns.map((k) => fmt(c[k]))]),
+  );
 }
 
 // The windows whose figures other users of the machine disturbed.

@@ -72,7 +72,10 @@ export class OrderTracker {
 
   private get(id: string): Times {
     let rec = this.times.get(id);
-    if (!rec) this.times.set(id, (rec = {}));
+    if (!rec) {
+      rec = {};
+      this.times.set(id, rec);
+    }
     return rec;
   }
 

@@ -18,7 +18,8 @@ const sql = createSql({ url, max: 4, connectTimeoutS: 5 });
 await migrate(sql, [ENGINE_MIGRATIONS, ORDER_MIGRATIONS]);
 const items = [{ flavor: 'P', size: 'large', quantity: 2, unit_price_cents: 1999 }];
 const before = async () => {
-  const id = randomUUID(); const h = eventHeadersFor(undefined, undefined);
+  const id = randomUUID();
+  const h = eventHeadersFor(undefined, undefined);
   await sql`
     WITH inserted AS (
       INSERT INTO orders (id, customer_name, address, items, total_cents)
@@ -33,7 +34,8 @@ const before = async () => {
     SELECT inserted.*, event.event_id FROM inserted, event`;
 };
 const eventOnly = async () => {
-  const id = randomUUID(); const h = eventHeadersFor(undefined, undefined);
+  const id = randomUUID();
+  const h = eventHeadersFor(undefined, undefined);
   const e = newEvent('order.created', { type: 'order', id }, { order_id: id, total_cents: 3998 }, h);
   await sql`
     WITH inserted AS (
@@ -48,14 +50,35 @@ const eventOnly = async () => {
     SELECT inserted.*, event.id AS event_id FROM inserted, event`;
 };
 const after = async () => {
-  const id = randomUUID(); const h = eventHeadersFor(undefined, undefined);
+  const id = randomUUID();
+  const h = eventHeadersFor(undefined, undefined);
   const e = newEvent('order.created', { type: 'order', id }, { order_id: id, total_cents: 3998 }, h);
   await insertOrderWithEvent(sql, { id, customer_name: 'A', address: 'B', items: items as never, total_cents: 3998 }, eventInsert(sql, e));
 };
-async function round(fn: () => Promise<void>, n: number) { let i = 0; const c0 = process.cpuUsage(); await Promise.all(Array.from({ length: 20 }, async () => { while (i++ < n) await fn(); })); const c = process.cpuUsage(c0); return (c.user + c.system) / n; }
-await round(before, 2000); await round(after, 2000);
+async function round(fn: () => Promise<void>, n: number) {
+  let i = 0;
+  const c0 = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (i++ < n) await fn();
+    }),
+  );
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / n;
+}
+await round(before, 2000);
+await round(after, 2000);
 const res = { before: [] as number[], eventOnly: [] as number[], after: [] as number[] };
-for (let r = 0; r < 10; r++) { res.before.push(await round(before, 2000)); res.eventOnly.push(await round(eventOnly, 2000)); res.after.push(await round(after, 2000)); }
+for (let r = 0; r < 10; r++) {
+  res.before.push(await round(before, 2000));
+  res.eventOnly.push(await round(eventOnly, 2000));
+  res.after.push(await round(after, 2000));
+}
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
-console.log(Object.entries(res).map(([k, v]) => `${k} ${med(v).toFixed(1)}`).join(', '), 'µs/order (medians of 10 interleaved rounds of 2000)');
+console.log(
+  Object.entries(res)
+    .map(([k, v]) => `${k} ${med(v).toFixed(1)}`)
+    .join(', '),
+  'µs/order (medians of 10 interleaved rounds of 2000)',
+);
 await sql.end();

@@ -58,7 +58,7 @@ export async function benchApi(infra: Infra, db: BenchDb, profile: Profile) {
       const cpu = infra.cpuProbe(() => ({ api: [api.pid], ...(relay ? { relay: [relay.pid] } : {}) }))();
       const run = await cannon(profile.apiMs);
       runs[mode].push({ ...run, cpu: await cpu.stop() });
-      if (relay) await waitUntil('the relay to publish the run\'s rows', async () => !(await unpublished(db)), profile.settleMs, 100);
+      if (relay) await waitUntil("the relay to publish the run's rows", async () => !(await unpublished(db)), profile.settleMs, 100);
     } finally {
       await relay?.stop();
       await infra.truncate(db);

@@ -272,7 +272,14 @@ export async function benchBacklog(infra: Infra, db: BenchDb, profile: Profile) 
         postgres: pgUse,
       },
       api: {
-        baseline: { ...baseline, sent: baselineSent.length, errors: baselineSent.filter((s) => !s.ok).length, seconds: profile.backlogBaselineMs / 1000, cpu: baselineCpuUse, postgres: baselinePgUse },
+        baseline: {
+          ...baseline,
+          sent: baselineSent.length,
+          errors: baselineSent.filter((s) => !s.ok).length,
+          seconds: profile.backlogBaselineMs / 1000,
+          cpu: baselineCpuUse,
+          postgres: baselinePgUse,
+        },
         duringDrain: { ...during, sent: drainSent.length, errors: drainSent.filter((s) => !s.ok).length },
         p99DuringOverBaseline: baseline && during ? round(during.p99 / baseline.p99, 2) : null,
       },

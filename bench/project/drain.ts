@@ -49,8 +49,17 @@ async function drain(db: BenchDb, rows: number, capMs: number, cpuProbe: CpuProb
   const [first] = await db.sql<{ ms: number }[]>`SELECT (extract(epoch FROM min(published_at)) * 1000)::float8 AS ms FROM outbox`;
   const startLagS = Math.max(0, (first!.ms - t0) / 1000);
   return {
-    rows, analyzed: analyze, published, left, seconds: round(seconds, 2), rowsPerS: round(published / seconds, 1),
-    startLagS: round(startLagS, 3), rowsPerSOnceStarted: round(published / (seconds - startLagS), 1), fillSeconds: round(fillSeconds, 2), claimPlanBefore: plan, cpu: cpuUse,
+    rows,
+    analyzed: analyze,
+    published,
+    left,
+    seconds: round(seconds, 2),
+    rowsPerS: round(published / seconds, 1),
+    startLagS: round(startLagS, 3),
+    rowsPerSOnceStarted: round(published / (seconds - startLagS), 1),
+    fillSeconds: round(fillSeconds, 2),
+    claimPlanBefore: plan,
+    cpu: cpuUse,
   };
 }
 

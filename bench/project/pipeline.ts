@@ -86,7 +86,17 @@ export async function runPipeline(
     }
     for (const { name, rate, ms } of o.rates) {
       tracker = new OrderTracker(['delivered', 'invoiced']);
-      result.e2e[name] = await openLoop({ tracker, place: http.place, rate, durationMs: ms, warmupMs: profile.warmMs, settleMs: profile.settleMs, kinds: ['pay', 'delivered'], cpu, maxInFlight: Math.max(500, rate * 2) });
+      result.e2e[name] = await openLoop({
+        tracker,
+        place: http.place,
+        rate,
+        durationMs: ms,
+        warmupMs: profile.warmMs,
+        settleMs: profile.settleMs,
+        kinds: ['pay', 'delivered'],
+        cpu,
+        maxInFlight: Math.max(500, rate * 2),
+      });
     }
     tracker = undefined;
     result.claimPlanAtEnd = await claimPlan(db, config.RELAY_BATCH_SIZE).catch(() => undefined);

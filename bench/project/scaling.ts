@@ -68,7 +68,16 @@ export async function benchScaling(infra: Infra, db: BenchDb, profile: Profile) 
           await sleep(20);
         }
         const seconds = (wallNow() - fill.committedAt) / 1000;
-        runs.push({ relays: n, round: round_, rows: profile.scaleRows, seconds: round(seconds, 2), rowsPerS: round(profile.scaleRows / seconds, 1), fillSeconds: fill.seconds, cpu: await cpu.stop(), postgres: await pg.stop() });
+        runs.push({
+          relays: n,
+          round: round_,
+          rows: profile.scaleRows,
+          seconds: round(seconds, 2),
+          rowsPerS: round(profile.scaleRows / seconds, 1),
+          fillSeconds: fill.seconds,
+          cpu: await cpu.stop(),
+          postgres: await pg.stop(),
+        });
         await stopRelays();
         await infra.truncate(db);
         await infra.deletePrefix(label);

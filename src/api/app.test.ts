@@ -16,7 +16,15 @@ function memoryStore() {
   const store: OrderStore = {
     async place(input, _headers, keyed) {
       const now = new Date();
-      const row: PlacedOrder = { id: crypto.randomUUID(), event_id: crypto.randomUUID(), ...input, total_cents: totalCents(input), status: 'pending_payment', created_at: now, updated_at: now };
+      const row: PlacedOrder = {
+        id: crypto.randomUUID(),
+        event_id: crypto.randomUUID(),
+        ...input,
+        total_cents: totalCents(input),
+        status: 'pending_payment',
+        created_at: now,
+        updated_at: now,
+      };
       placed.push(row);
       if (keyed) Object.assign(keys.get(keyed.key)!, keyed.respond(row));
       return row;

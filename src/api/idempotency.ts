@@ -5,11 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Sql } from '../db/client.ts';
 import { claimIdempotencyKey, findIdempotencyKey, releaseIdempotencyKey } from '../db/idempotency.ts';
 
-export type KeyClaim =
-  | { kind: 'owned' }
-  | { kind: 'replay'; status: number; body: unknown }
-  | { kind: 'in_progress' }
-  | { kind: 'mismatch' };
+export type KeyClaim = { kind: 'owned' } | { kind: 'replay'; status: number; body: unknown } | { kind: 'in_progress' } | { kind: 'mismatch' };
 
 // A key that was taken but never answered (its request died) can be taken over after this long.
 const STALE_AFTER_S = 60;

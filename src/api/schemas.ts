@@ -12,12 +12,7 @@ export const OrderItemSchema = z
     flavor: text(100).openapi({ example: 'Pepperoni' }),
     size: z.enum(['small', 'medium', 'large']),
     quantity,
-    unit_price_cents: z
-      .number()
-      .int('must be whole cents')
-      .min(1, 'must be at least 1 cent')
-      .max(1_000_000, 'must be at most 1000000 cents')
-      .openapi({ example: 1999 }),
+    unit_price_cents: z.number().int('must be whole cents').min(1, 'must be at least 1 cent').max(1_000_000, 'must be at most 1000000 cents').openapi({ example: 1999 }),
   })
   .openapi('OrderItem');
 
@@ -95,7 +90,10 @@ export const ListOrdersQuerySchema = z.strictObject({
     .pipe(z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100'))
     .optional()
     .openapi({ param: { name: 'limit', in: 'query' }, example: '20' }),
-  cursor: z.uuid('must be the next_cursor of a previous page').optional().openapi({ param: { name: 'cursor', in: 'query' } }),
+  cursor: z
+    .uuid('must be the next_cursor of a previous page')
+    .optional()
+    .openapi({ param: { name: 'cursor', in: 'query' } }),
 });
 
 export const IdempotencyHeadersSchema = z.object({

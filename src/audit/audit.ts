@@ -109,8 +109,16 @@ async function checkDatabase(opts: AuditOptions, now: Date, limit: number, colle
   // At least one row even with limit 0, so `total` still comes back; the extra item is dropped by the collector.
   const n = Math.max(limit, 1);
   const checks = [
-    check('lost', () => q.findUnsettledOrders(sql, cutoff, n), (row) => r.unsettledOrderItem(row, now, settleMs)),
-    check('lost', () => q.findUnpublishedEvents(sql, cutoff, n), (row) => r.unpublishedEventItem(row, now)),
+    check(
+      'lost',
+      () => q.findUnsettledOrders(sql, cutoff, n),
+      (row) => r.unsettledOrderItem(row, now, settleMs),
+    ),
+    check(
+      'lost',
+      () => q.findUnpublishedEvents(sql, cutoff, n),
+      (row) => r.unpublishedEventItem(row, now),
+    ),
     check(
       'lost',
       () => (invoicesSql ? q.findUninvoicedOrdersAcross(sql, invoicesSql, cutoff, n, pageSize) : q.findUninvoicedOrders(sql, cutoff, n)),

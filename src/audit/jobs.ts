@@ -41,7 +41,6 @@ export interface Finding {
   item: AuditItem;
 }
 
-
 // The outbox ids a job could stand for: its id (the relay's dedupe key) and the id its data names.
 export function candidateIds(job: JobView): string[] {
   return [job.id, job.data?.outboxId].filter(isUuid).map((id) => id.toLowerCase());
@@ -52,8 +51,12 @@ export function candidateIds(job: JobView): string[] {
 export function rowPrunedByRetention(job: JobView, check: JobCheck): boolean {
   const id = job.id.toLowerCase();
   return (
-    check.prunedBeforeMs !== undefined && job.timestamp !== undefined && job.timestamp < check.prunedBeforeMs &&
-    isUuid(job.id) && String(job.data?.outboxId).toLowerCase() === id && !check.events.has(id)
+    check.prunedBeforeMs !== undefined &&
+    job.timestamp !== undefined &&
+    job.timestamp < check.prunedBeforeMs &&
+    isUuid(job.id) &&
+    String(job.data?.outboxId).toLowerCase() === id &&
+    !check.events.has(id)
   );
 }
 
@@ -73,12 +76,20 @@ function identityFinding(job: JobView, check: JobCheck): Finding | undefined {
     const what = isUuid(outboxId) ? `outbox event ${outboxId}, which does not exist` : 'no outbox event';
     return {
       category: 'unexpected',
-      item: { kind: 'orphan_job', ...base, ...(isUuid(outboxId) ? { outboxId } : {}), reason: `${job.state} job names ${what}: the relay did not add it (forged, or its row was deleted); remove the job` },
+      item: {
+        kind: 'orphan_job',
+        ...base,
+        ...(isUuid(outboxId) ? { outboxId } : {}),
+        reason: `${job.state} job names ${what}: the relay did not add it (forged, or its row was deleted); remove the job`,
+      },
     };
   }
   const item = { kind: 'job_mismatch' as const, ...base, outboxId };
   if (typeof named !== 'string' || named.toLowerCase() !== job.id.toLowerCase()) {
-    return { category: 'unexpected', item: { ...item, reason: `job id ${job.id} differs from data.outboxId ${String(named)}: the job was added or edited by hand, not by the relay; remove it` } };
+    return {
+      category: 'unexpected',
+      item: { ...item, reason: `job id ${job.id} differs from data.outboxId ${String(named)}: the job was added or edited by hand, not by the relay; remove it` },
+    };
   }
   if (!ORDER_TOPOLOGY.routeFor(eventType)?.includes(check.queue)) {
     return { category: 'unexpected', item: { ...item, reason: `event ${eventType} is not routed to queue ${check.queue}: the job was added by hand; remove it` } };
@@ -93,13 +104,20 @@ function stateFinding(job: JobView, check: JobCheck): Finding | undefined {
     const next = rowPrunedByRetention(job, check)
       ? 'its outbox row is past OUTBOX_RETENTION_S and pruned, so a retry cannot work: remove the job'
       : 'unless that is final (a declined card), fix the cause and retry it in Bull Board (/admin/queues): the inbox makes a retry safe';
-    return { category: 'stuck', item: { kind: 'job_failed', ...base, reason: `failed after ${job.attemptsMade} attempt(s): ${job.failedReason || 'no reason recorded'}; ${next}` } };
+    return {
+      category: 'stuck',
+      item: { kind: 'job_failed', ...base, reason: `failed after ${job.attemptsMade} attempt(s): ${job.failedReason || 'no reason recorded'}; ${next}` },
+    };
   }
   if (job.state === 'active' && job.processedOn !== undefined && check.nowMs - job.processedOn > check.lockDurationMs) {
     const since = formatDuration(check.nowMs - job.processedOn);
     return {
       category: 'stuck',
-      item: { kind: 'job_active_too_long', ...base, reason: `active for ${since}, longer than the lock duration (${formatDuration(check.lockDurationMs)}): its worker probably died; a running worker of queue ${check.queue} moves it back to wait when it detects the stall` },
+      item: {
+        kind: 'job_active_too_long',
+        ...base,
+        reason: `active for ${since}, longer than the lock duration (${formatDuration(check.lockDurationMs)}): its worker probably died; a running worker of queue ${check.queue} moves it back to wait when it detects the stall`,
+      },
     };
   }
   if (job.state === 'completed' && job.attemptsMade > 1) {

@@ -22,9 +22,15 @@ describe('keepOldest', () => {
 
 describe('mergeCounted', () => {
   it('adds the totals and keeps the oldest `limit` of all parts', () => {
-    const a = [{ ...at(10, 'a'), total: 5 }, { ...at(30, 'c'), total: 5 }];
+    const a = [
+      { ...at(10, 'a'), total: 5 },
+      { ...at(30, 'c'), total: 5 },
+    ];
     const b = [{ ...at(20, 'b'), total: 2 }];
-    expect(mergeCounted(2, a, b)).toEqual([{ ...at(10, 'a'), total: 7 }, { ...at(20, 'b'), total: 7 }]);
+    expect(mergeCounted(2, a, b)).toEqual([
+      { ...at(10, 'a'), total: 7 },
+      { ...at(20, 'b'), total: 7 },
+    ]);
     expect(mergeCounted(2, [], b)).toEqual([{ ...at(20, 'b'), total: 2 }]);
     expect(mergeCounted(2, [], [])).toEqual([]);
   });

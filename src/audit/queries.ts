@@ -199,8 +199,12 @@ export async function findOrphanEffects(db: Db, limit: number, { invoices = true
         WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = t.order_id)
       UNION ALL SELECT 'deliveries', t.id, t.order_id, t.dispatched_at FROM deliveries t
         WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = t.order_id)
-      ${invoices ? db`UNION ALL SELECT 'invoices', t.id, t.order_id, t.created_at FROM invoices t
-        WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = t.order_id)` : db``}
+      ${
+        invoices
+          ? db`UNION ALL SELECT 'invoices', t.id, t.order_id, t.created_at FROM invoices t
+        WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = t.order_id)`
+          : db``
+      }
     )
     SELECT effect, id, order_id, at, count(*) OVER ()::int AS total FROM orphan ORDER BY at, id LIMIT ${limit}`;
 }
@@ -209,13 +213,7 @@ export async function findOrphanEffects(db: Db, limit: number, { invoices = true
 // from the orders database a page at a time (by primary key) and their invoices looked up in the
 // invoices database. Orders are read before their invoices, so an invoice written meanwhile is
 // seen (no false finding); the latest order.paid event is looked up only for the orders returned.
-export async function findUninvoicedOrdersAcross(
-  ordersDb: Db,
-  invoicesDb: Db,
-  cutoff: Date,
-  limit: number,
-  pageSize = LOOKUP_PAGE_SIZE,
-): Promise<OrderFinding[]> {
+export async function findUninvoicedOrdersAcross(ordersDb: Db, invoicesDb: Db, cutoff: Date, limit: number, pageSize = LOOKUP_PAGE_SIZE): Promise<OrderFinding[]> {
   const oldest = keepOldest<{ id: string; status: string; updated_at: Date; at: Date }>(limit);
   let after: string | undefined;
   for (;;) {
@@ -226,14 +224,21 @@ export async function findUninvoicedOrdersAcross(
       ORDER BY id
       LIMIT ${pageSize}`;
     if (page.length === 0) break;
-    const invoiced = await invoicedOrderIds(invoicesDb, page.map((o) => o.id));
+    const invoiced = await invoicedOrderIds(
+      invoicesDb,
+      page.map((o) => o.id),
+    );
     for (const o of page) if (!invoiced.has(o.id)) oldest.add({ ...o, at: o.updated_at });
     if (page.length < pageSize) break;
     after = page[page.length - 1]!.id;
   }
   const found = oldest.rows();
   const total = oldest.total();
-  const events = await latestPaidEvents(ordersDb, found.map((o) => o.id), pageSize);
+  const events = await latestPaidEvents(
+    ordersDb,
+    found.map((o) => o.id),
+    pageSize,
+  );
   return found.map(({ id, status, updated_at }) => ({ id, status, updated_at, event_id: events.get(id) ?? null, total }));
 }
 
@@ -259,7 +264,10 @@ export async function findOrphanInvoicesAcross(ordersDb: Db, invoicesDb: Db, lim
       ORDER BY id
       LIMIT ${pageSize}`;
     if (page.length === 0) break;
-    const existing = await existingOrderIds(ordersDb, page.map((i) => i.order_id));
+    const existing = await existingOrderIds(
+      ordersDb,
+      page.map((i) => i.order_id),
+    );
     for (const i of page) if (!existing.has(i.order_id)) oldest.add(i);
     if (page.length < pageSize) break;
     after = page[page.length - 1]!.id;

@@ -4,7 +4,12 @@ import { ORDER_TOPOLOGY } from '../orders/topology.ts';
 import type { DuplicateEffectRow, OrderFinding, OrphanEffectRow, OutboxRowFinding, UnsettledOrderRow } from './queries.ts';
 import type { AuditItem } from './report.ts';
 
-const UNITS: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+const UNITS: Array<[string, number]> = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+];
 
 // "450ms", "30s", "2m 5s", "3h 20m", "1d 4h": the two largest units are enough to act on.
 export function formatDuration(ms: number): string {
@@ -87,7 +92,8 @@ export function chargeWithoutPaymentItem(row: OrderFinding): AuditItem {
     kind: 'charge_without_payment',
     orderId: row.id,
     ...(row.event_id ? { outboxId: row.event_id } : {}),
-    reason: `the gateway charged this order but it has no payment (order is ${row.status}): refund the charge or retry the payment job ${row.event_id ?? ''} from the dashboard (the gateway returns the same charge)`.trim(),
+    reason:
+      `the gateway charged this order but it has no payment (order is ${row.status}): refund the charge or retry the payment job ${row.event_id ?? ''} from the dashboard (the gateway returns the same charge)`.trim(),
   };
 }
 

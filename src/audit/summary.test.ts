@@ -69,11 +69,17 @@ describe('formatSummary', () => {
 
   it('explains a strict failure caused by stuck work alone', () => {
     const counts = { lost: 0, duplicated: 0, unexpected: 0, stuck: 2, recovered: 0 };
-    expect(verdictLine(report({ ok: false, strict: true, counts }))).toBe('0 lost, 0 duplicated, 0 unexpected, 2 stuck, 0 recovered — FAILED (strict: stuck counts as a violation)');
+    expect(verdictLine(report({ ok: false, strict: true, counts }))).toBe(
+      '0 lost, 0 duplicated, 0 unexpected, 2 stuck, 0 recovered — FAILED (strict: stuck counts as a violation)',
+    );
   });
 
   it('names every id an item carries once', () => {
-    expect(itemLine({ kind: 'duplicate_effect', orderId: 'o1', table: 'gateway_charges', rowIds: ['c1', 'c2'], reason: 'r' })).toBe('[duplicate_effect] order o1, gateway_charges c1, c2: r');
-    expect(itemLine({ kind: 'invoice_missing', orderId: 'o1', outboxId: 'e1', queue: 'invoices', jobId: 'e1', reason: 'r' })).toBe('[invoice_missing] order o1, job invoices/e1: r');
+    expect(itemLine({ kind: 'duplicate_effect', orderId: 'o1', table: 'gateway_charges', rowIds: ['c1', 'c2'], reason: 'r' })).toBe(
+      '[duplicate_effect] order o1, gateway_charges c1, c2: r',
+    );
+    expect(itemLine({ kind: 'invoice_missing', orderId: 'o1', outboxId: 'e1', queue: 'invoices', jobId: 'e1', reason: 'r' })).toBe(
+      '[invoice_missing] order o1, job invoices/e1: r',
+    );
   });
 });

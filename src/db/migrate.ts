@@ -31,7 +31,10 @@ export const ORDER_MIGRATIONS: MigrationSet = { name: 'orders', dir: `${SQL_DIR}
 export const INVOICE_MIGRATIONS: MigrationSet = { name: 'invoices', dir: `${SQL_DIR}invoices/`, legacyTable: 'invoices' };
 
 export async function listMigrations(set: MigrationSet): Promise<string[]> {
-  return (await readdir(set.dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort().map((f) => `${set.name}/${f}`);
+  return (await readdir(set.dir))
+    .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
+    .sort()
+    .map((f) => `${set.name}/${f}`);
 }
 
 async function lockAndPrepare(tx: TxSql): Promise<Set<string>> {

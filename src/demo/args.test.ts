@@ -24,9 +24,20 @@ describe('parseDemoArgs', () => {
 
   it('refuses unknown flags, positionals, bad numbers and bad URLs with a usage error', () => {
     const bad = [
-      ['--order', '5'], ['extra'], ['--orders', '0'], ['--orders', '1.5'], ['--orders', 'ten'], ['--orders'],
-      ['--rate', '0'], ['--rate', '-1'], ['--rate', 'fast'], ['--timeout-s', '0'], ['--concurrency', '0'],
-      ['--url', 'localhost:8080'], ['--url', 'ftp://example.com'], ['--seed', '-3'],
+      ['--order', '5'],
+      ['extra'],
+      ['--orders', '0'],
+      ['--orders', '1.5'],
+      ['--orders', 'ten'],
+      ['--orders'],
+      ['--rate', '0'],
+      ['--rate', '-1'],
+      ['--rate', 'fast'],
+      ['--timeout-s', '0'],
+      ['--concurrency', '0'],
+      ['--url', 'localhost:8080'],
+      ['--url', 'ftp://example.com'],
+      ['--seed', '-3'],
     ];
     for (const argv of bad) expect(() => parse(argv), argv.join(' ')).toThrow(UsageError);
   });

@@ -47,7 +47,10 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     await checkService(args.url);
     resources = openToolConnections(config, 'outbox-demo', 3);
-    await checkToolConnections(config, resources, { database: "The demo follows its orders there: set DATABASE_URL to the service's database", redis: "Set REDIS_URL to the service's Redis." });
+    await checkToolConnections(config, resources, {
+      database: "The demo follows its orders there: set DATABASE_URL to the service's database",
+      redis: "Set REDIS_URL to the service's Redis.",
+    });
     return await runDemo({ args, config, sql: resources.sql, queues: resources.queues, out: process.stdout, signal: interrupt.signal });
   } catch (err) {
     if (err instanceof SetupError) return fail(err.message);
@@ -67,7 +70,9 @@ async function checkService(url: string): Promise<void> {
   }
   if (res.status === 503) {
     const body = (await res.json().catch(() => ({}))) as { checks?: Record<string, string> };
-    const down = Object.entries(body.checks ?? {}).filter(([, v]) => v !== 'ok').map(([k, v]) => `${k}: ${v}`);
+    const down = Object.entries(body.checks ?? {})
+      .filter(([, v]) => v !== 'ok')
+      .map(([k, v]) => `${k}: ${v}`);
     throw new SetupError(`the service at ${url} is up but not ready${down.length ? ` (${down.join('; ')})` : ''}: start Postgres and Redis, then try again.`);
   }
   if (!res.ok) throw new SetupError(`${url} does not look like the order service (GET /health/ready answered ${res.status}): check --url.`);

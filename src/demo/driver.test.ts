@@ -44,7 +44,10 @@ describe('placeOne', () => {
 
   it('retries a 503 once, then reports it', async () => {
     let n = 0;
-    const fetch = (async () => (n++, problem(503, { 'retry-after': '0' }))) as typeof globalThis.fetch;
+    const fetch = (async () => {
+      n++;
+      return problem(503, { 'retry-after': '0' });
+    }) as typeof globalThis.fetch;
     const p = await placeOne({ url: 'http://svc', request, keyPrefix: 'k', fetch }, 0);
     expect(n).toBe(2);
     expect(p).toMatchObject({ ok: false, outcome: 503, retried: true, error: 'Service unavailable' });
@@ -52,7 +55,10 @@ describe('placeOne', () => {
 
   it('does not retry a refused request', async () => {
     let n = 0;
-    const fetch = (async () => (n++, problem(400))) as typeof globalThis.fetch;
+    const fetch = (async () => {
+      n++;
+      return problem(400);
+    }) as typeof globalThis.fetch;
     const p = await placeOne({ url: 'http://svc', request, keyPrefix: 'k', fetch }, 0);
     expect(n).toBe(1);
     expect(p).toMatchObject({ ok: false, outcome: 400, retried: false });

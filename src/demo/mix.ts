@@ -11,8 +11,18 @@ export interface DemoRequest {
 export const PARTY_EVERY = 10;
 
 const FLAVORS = [
-  'Margherita', 'Pepperoni', 'Quattro Formaggi', 'Diavola', 'Hawaiian', 'Funghi', 'Capricciosa',
-  'Marinara', 'Prosciutto e Rucola', 'BBQ Chicken', 'Veggie Supreme', 'Napoletana',
+  'Margherita',
+  'Pepperoni',
+  'Quattro Formaggi',
+  'Diavola',
+  'Hawaiian',
+  'Funghi',
+  'Capricciosa',
+  'Marinara',
+  'Prosciutto e Rucola',
+  'BBQ Chicken',
+  'Veggie Supreme',
+  'Napoletana',
 ];
 const FIRST_NAMES = ['Alice', 'Bob', 'Chiara', 'Dmitri', 'Esther', 'Farid', 'Grace', 'Hiro', 'Ines', 'Jonas', 'Kemi', 'Luca', 'Maya', 'Noor', 'Oskar', 'Priya'];
 const LAST_NAMES = ['Rossi', 'Smith', 'Okafor', 'Tanaka', 'Novak', 'Silva', 'Müller', 'Haddad', 'Kowalski', 'Nguyen'];

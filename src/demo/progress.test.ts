@@ -32,9 +32,7 @@ describe('jobsText', () => {
 
 describe('progressLine', () => {
   it('is one compact line with every stage', () => {
-    expect(progressLine(snap({ queues: counts() }))).toBe(
-      '[  1.2s] created 30/30  paid 20  delivered 10  invoiced 12  failed 3 | jobs: 0 retrying, 0 new failed',
-    );
+    expect(progressLine(snap({ queues: counts() }))).toBe('[  1.2s] created 30/30  paid 20  delivered 10  invoiced 12  failed 3 | jobs: 0 retrying, 0 new failed');
   });
 
   it('shows what is still being sent, HTTP errors and a failed read', () => {
@@ -56,6 +54,7 @@ describe('the plain view (stdout is not a terminal)', () => {
     expect(text.trimEnd().split('\n')).toHaveLength(3); // 0 s, 1 s, 2 s
     view.stop(snap({ elapsedMs: 2700, stages: { ...NO_STAGES, delivered: 30 } }));
     expect(text.trimEnd().split('\n')).toHaveLength(4);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point: no terminal escape codes in a pipe
     expect(text).not.toMatch(/\x1b/);
   });
 });

@@ -82,13 +82,14 @@ function barView(out: NodeJS.WriteStream): ProgressView {
   type Bars = Record<(typeof STAGES)[number], cliProgress.SingleBar>;
   let bars: Bars | undefined;
   let info: cliProgress.SingleBar | undefined;
-  const values = (s: Snapshot) => ({
-    created: [s.placed, `${s.sent < s.orders ? `sending, ${s.sent} sent` : 'all sent'}${s.httpErrors > 0 ? `, ${s.httpErrors} HTTP errors` : ''}`],
-    paid: [s.stages.paid, ''],
-    delivered: [s.stages.delivered, ''],
-    invoiced: [s.stages.invoiced, ''],
-    failed: [s.stages.paymentFailed + s.stages.deliveryFailed, `payment ${s.stages.paymentFailed}, delivery ${s.stages.deliveryFailed}`],
-  }) as const;
+  const values = (s: Snapshot) =>
+    ({
+      created: [s.placed, `${s.sent < s.orders ? `sending, ${s.sent} sent` : 'all sent'}${s.httpErrors > 0 ? `, ${s.httpErrors} HTTP errors` : ''}`],
+      paid: [s.stages.paid, ''],
+      delivered: [s.stages.delivered, ''],
+      invoiced: [s.stages.invoiced, ''],
+      failed: [s.stages.paymentFailed + s.stages.deliveryFailed, `payment ${s.stages.paymentFailed}, delivery ${s.stages.deliveryFailed}`],
+    }) as const;
   const render = (s: Snapshot) => {
     if (!bars) {
       bars = Object.fromEntries(STAGES.map((stage) => [stage, multi.create(s.orders, 0, { stage: stage.padEnd(9), note: '' })])) as Bars;

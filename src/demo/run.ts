@@ -77,7 +77,9 @@ export async function runDemo({ args, config, sql, queues, out, signal }: RunDep
     keyPrefix: `demo-${randomBytes(6).toString('hex')}`,
     onPlaced,
     signal: AbortSignal.any([signal, stopPlacing.signal]),
-  }).then(() => void (placedAll = true));
+  }).then(() => {
+    placedAll = true;
+  });
 
   let stages: Stages = NO_STAGES;
   let queueCounts: Record<QueueName, QueueCounts> | undefined;

@@ -4,7 +4,8 @@ import type { JobStats } from './observe.ts';
 import type { AuditReport } from '../audit/report.ts';
 import { auditViolations, conclude, dashboardHints, formatHttpErrors, formatMs, formatSummary, formatTable, percentile, sendRate, type DemoResult } from './summary.ts';
 
-const noJobs = () => Object.fromEntries(QUEUE_NAMES.map((q) => [q, { expected: 0, found: 0, retried: 0, recovered: 0, failed: 0 }])) as Record<(typeof QUEUE_NAMES)[number], JobStats>;
+const noJobs = () =>
+  Object.fromEntries(QUEUE_NAMES.map((q) => [q, { expected: 0, found: 0, retried: 0, recovered: 0, failed: 0 }])) as Record<(typeof QUEUE_NAMES)[number], JobStats>;
 
 function result(over: Partial<DemoResult> = {}): DemoResult {
   return {
@@ -46,10 +47,26 @@ describe('formatting', () => {
   });
 
   it('pads table columns to their widest cell, right-aligning numbers, with no trailing spaces', () => {
-    expect(formatTable([['queue', 'jobs'], ['payments', '7'], ['invoices', '123']], ['l', 'r'])).toBe(
-      ['  queue     jobs', '  payments     7', '  invoices   123'].join('\n'),
-    );
-    expect(formatTable([['a', ''], ['bbb', 'x']], ['l', 'l'], '')).toBe('a\nbbb  x');
+    expect(
+      formatTable(
+        [
+          ['queue', 'jobs'],
+          ['payments', '7'],
+          ['invoices', '123'],
+        ],
+        ['l', 'r'],
+      ),
+    ).toBe(['  queue     jobs', '  payments     7', '  invoices   123'].join('\n'));
+    expect(
+      formatTable(
+        [
+          ['a', ''],
+          ['bbb', 'x'],
+        ],
+        ['l', 'l'],
+        '',
+      ),
+    ).toBe('a\nbbb  x');
   });
 
   it('lists HTTP errors by status', () => {
@@ -68,10 +85,17 @@ describe('formatSummary', () => {
     const jobs = noJobs();
     jobs.payments = { expected: 30, found: 30, retried: 2, recovered: 2, failed: 3 };
     const text = formatSummary(result({ jobs, httpErrors: { '503': 1 }, retriedPosts: 2 }));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point: no terminal escape codes in a pipe
     expect(text).not.toMatch(/\x1b/);
     expect(text).toMatch(/orders placed +30 of 30; 30 sent over 0\.3 s/);
     expect(text).toMatch(/HTTP errors +1 × HTTP 503 \(2 POSTs retried with their Idempotency-Key\)/);
-    for (const [stage, n] of [['created', 30], ['paid', 27], ['delivered', 27], ['invoiced', 27], ['not settled', 0]] as const) {
+    for (const [stage, n] of [
+      ['created', 30],
+      ['paid', 27],
+      ['delivered', 27],
+      ['invoiced', 27],
+      ['not settled', 0],
+    ] as const) {
       expect(text).toMatch(new RegExp(`\\n  ${stage} +${n}\\n`));
     }
     expect(text).toMatch(/failed +3 \(3 payment failed, 0 delivery failed\)/);

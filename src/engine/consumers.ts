@@ -14,7 +14,7 @@ import type { Signer } from './signing.ts';
 import { createStep, loadEvent, type Step, type StepResult, type Trust } from './step.ts';
 import type { Topology } from './topology.ts';
 
-export interface ConsumerSpec<E extends string = string, Q extends string = string, C = any> {
+export interface ConsumerSpec<E extends string = string, Q extends string = string, C = unknown> {
   queue: Q;
   // The inbox name; defaults to the topology's consumer of `queue`.
   name?: string;
@@ -103,7 +103,14 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
         try {
           const result = await run(job);
           metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
-          const fields = { queue, job_id: job.id, outbox_id: job.data?.outboxId, ...aggregateField(job.data), trace_id: traceIdOf(job.data?.headers?.traceparent), detail: result.detail };
+          const fields = {
+            queue,
+            job_id: job.id,
+            outbox_id: job.data?.outboxId,
+            ...aggregateField(job.data),
+            trace_id: traceIdOf(job.data?.headers?.traceparent),
+            detail: result.detail,
+          };
           log.info(fields, result.outcome === 'duplicate' ? 'duplicate message absorbed by the inbox' : done + result.outcome);
           return result;
         } catch (err) {

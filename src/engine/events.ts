@@ -41,12 +41,7 @@ export function storedHeaders(headers: EventHeaders): Record<string, string> {
 
 // A new event, carrying the trace context of the work that causes it (the active span's when an
 // OpenTelemetry SDK records one, else the parent's traceparent, else a new one).
-export function newEvent<E extends string>(
-  type: E,
-  aggregate: { type: string; id: string },
-  payload: Record<string, unknown>,
-  parentHeaders: EventHeaders = {},
-): NewEvent<E> {
+export function newEvent<E extends string>(type: E, aggregate: { type: string; id: string }, payload: Record<string, unknown>, parentHeaders: EventHeaders = {}): NewEvent<E> {
   const headers = storedHeaders(parentHeaders);
   headers.traceparent = currentTraceparent(headers.traceparent ?? newTraceparent());
   return { id: randomUUID(), type, aggregateType: aggregate.type, aggregateId: aggregate.id, payload, headers };

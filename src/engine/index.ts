@@ -54,8 +54,10 @@ export function createOutboxEngine<E extends string, Q extends string>(options: 
   let relayRole: RelayRole | undefined;
   // Beside a relay, new events are handed off in-process; otherwise a coalesced NOTIFY after the
   // commit (never inside the transaction) wakes the relays elsewhere.
-  const notifier = createCoalescedNotifier(() => sql.notify(WAKE_CHANNEL, ''), options.notifyMinGapMs ?? 5, (err) =>
-    log.debug({ err: (err as Error).message }, 'relay wake-up NOTIFY failed; relays will poll'),
+  const notifier = createCoalescedNotifier(
+    () => sql.notify(WAKE_CHANNEL, ''),
+    options.notifyMinGapMs ?? 5,
+    (err) => log.debug({ err: (err as Error).message }, 'relay wake-up NOTIFY failed; relays will poll'),
   );
   const wakeRelay = () => (relayRole ? relayRole.wake() : notifier.poke());
   const checkType = (type: string) => {

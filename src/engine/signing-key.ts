@@ -31,7 +31,9 @@ export function deferredSigner(): Signer & { resolve(keys: readonly string[]): v
   return {
     sign: (e) => current().sign(e),
     problem: (e, s) => current().problem(e, s),
-    resolve: (keys) => void (signer = createSigner(keys)),
+    resolve: (keys) => {
+      signer = createSigner(keys);
+    },
     ready: () => signer !== undefined,
   };
 }

@@ -74,7 +74,6 @@ interface LoadedRow {
   context: unknown;
 }
 
-
 // The event a job stands for, as far as it can be trusted, with this consumer's inbox check and
 // the handler's context, in one statement.
 export async function loadEvent(sql: Sql, spec: LoadSpec, jobId: string | undefined, data: Partial<OutboxJobData> | undefined, signer?: Signer) {

@@ -44,17 +44,31 @@ const consumerMetrics = new WeakMap<Registry, ReturnType<typeof makeConsumerMetr
 
 export function createConsumerMetrics(registry: Registry) {
   let metrics = consumerMetrics.get(registry);
-  if (!metrics) consumerMetrics.set(registry, (metrics = makeConsumerMetrics(registry)));
+  if (!metrics) {
+    metrics = makeConsumerMetrics(registry);
+    consumerMetrics.set(registry, metrics);
+  }
   return metrics;
 }
 
 function makeConsumerMetrics(registry: Registry) {
   const registers = [registry];
   return {
-    jobsCompleted: new Counter({ name: 'jobs_completed_total', help: 'Jobs completed, by queue and outcome (done, duplicate, skipped)', labelNames: ['queue', 'outcome'] as const, registers }),
+    jobsCompleted: new Counter({
+      name: 'jobs_completed_total',
+      help: 'Jobs completed, by queue and outcome (done, duplicate, skipped)',
+      labelNames: ['queue', 'outcome'] as const,
+      registers,
+    }),
     jobsFailed: new Counter({ name: 'jobs_failed_total', help: 'Jobs that failed for good (moved to the failed set)', labelNames: ['queue'] as const, registers }),
     jobsRetried: new Counter({ name: 'jobs_retried_total', help: 'Job attempts that failed and will be retried', labelNames: ['queue'] as const, registers }),
-    jobDuration: new Histogram({ name: 'job_processing_duration_seconds', help: 'Job processing time by queue', labelNames: ['queue'] as const, buckets: LATENCY_BUCKETS, registers }),
+    jobDuration: new Histogram({
+      name: 'job_processing_duration_seconds',
+      help: 'Job processing time by queue',
+      labelNames: ['queue'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
   };
 }
 

@@ -4,10 +4,7 @@ import { findOutboxRow, listOutboxRows, markForReplay, requeueDeadRow, type Outb
 import type { Topology } from '../engine/topology.ts';
 import type { Queues } from '../redis/queues.ts';
 
-export type ReplayResult =
-  | { outcome: 'replayed'; removedJobs: string[] }
-  | { outcome: 'pending'; detail: string }
-  | { outcome: 'not_found' | 'dead' };
+export type ReplayResult = { outcome: 'replayed'; removedJobs: string[] } | { outcome: 'pending'; detail: string } | { outcome: 'not_found' | 'dead' };
 
 export type RequeueResult = { outcome: 'requeued' } | { outcome: 'not_found' | 'not_dead' };
 

@@ -26,12 +26,7 @@ export function defaultJobOptions(config: JobSettings): JobsOptions {
 
 // `onError` receives connection errors the queues re-emit (an 'error' event without a listener
 // would crash the process while Redis is away).
-export function createQueues<Q extends string>(
-  connection: RedisConnection,
-  names: readonly Q[],
-  config: JobSettings,
-  onError: (err: Error) => void = () => {},
-): Queues<Q> {
+export function createQueues<Q extends string>(connection: RedisConnection, names: readonly Q[], config: JobSettings, onError: (err: Error) => void = () => {}): Queues<Q> {
   const make = (name: Q) => {
     const queue = new Queue<OutboxJobData>(name, {
       connection,

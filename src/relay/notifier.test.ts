@@ -10,11 +10,15 @@ function deferred() {
 describe('createCoalescedNotifier', () => {
   it('sends at once when idle, and folds pokes made while one is in flight into one more', async () => {
     const sends: Array<ReturnType<typeof deferred>> = [];
-    const notifier = createCoalescedNotifier(() => {
-      const d = deferred();
-      sends.push(d);
-      return d.promise;
-    }, 0, () => {});
+    const notifier = createCoalescedNotifier(
+      () => {
+        const d = deferred();
+        sends.push(d);
+        return d.promise;
+      },
+      0,
+      () => {},
+    );
     notifier.poke();
     expect(sends).toHaveLength(1);
     for (let i = 0; i < 100; i++) notifier.poke();
@@ -31,9 +35,13 @@ describe('createCoalescedNotifier', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     try {
       let sends = 0;
-      const notifier = createCoalescedNotifier(async () => {
-        sends++;
-      }, 20, () => {});
+      const notifier = createCoalescedNotifier(
+        async () => {
+          sends++;
+        },
+        20,
+        () => {},
+      );
       notifier.poke();
       expect(sends).toBe(1);
       await Promise.resolve(); // let the first send settle
@@ -53,10 +61,14 @@ describe('createCoalescedNotifier', () => {
   it('reports a failed send and keeps working', async () => {
     const errors: unknown[] = [];
     let calls = 0;
-    const notifier = createCoalescedNotifier(async () => {
-      calls++;
-      if (calls === 1) throw new Error('postgres down');
-    }, 0, (err) => errors.push(err));
+    const notifier = createCoalescedNotifier(
+      async () => {
+        calls++;
+        if (calls === 1) throw new Error('postgres down');
+      },
+      0,
+      (err) => errors.push(err),
+    );
     notifier.poke();
     await new Promise((r) => setTimeout(r, 1));
     notifier.poke();

@@ -34,10 +34,7 @@ export function createBatchProcessor(sql: Sql, retry: { maxAttempts: number; bas
 
 // The reconciler's transaction around one page: claim, judge (asks Redis), apply, commit.
 export function createReconcilePage(sql: Sql, afterMs: number, pageSize: number) {
-  return async (
-    cursor: UnconfirmedRow | undefined,
-    judge: (rows: UnconfirmedRow[]) => Promise<Map<string, Verdict>>,
-  ): Promise<UnconfirmedRow[]> =>
+  return async (cursor: UnconfirmedRow | undefined, judge: (rows: UnconfirmedRow[]) => Promise<Map<string, Verdict>>): Promise<UnconfirmedRow[]> =>
     sql.begin(async (tx) => {
       const rows = await claimUnconfirmed(tx, afterMs, pageSize, cursor && { publishedAt: cursor.published_at, id: cursor.id });
       if (rows.length === 0) return rows;

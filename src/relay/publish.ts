@@ -52,10 +52,7 @@ export interface PublishDeps {
 
 // Routes each row, sets aside the poison ones (unroutable, oversized) and adds the rest, one
 // addBulk per queue. A failing addBulk is retried job by job to find the row at fault.
-export async function publishRows(
-  rows: readonly OutboxRow[],
-  deps: PublishDeps,
-): Promise<BatchOutcome> {
+export async function publishRows(rows: readonly OutboxRow[], deps: PublishDeps): Promise<BatchOutcome> {
   const failed = new Map<string, string>();
   const unrouted: string[] = [];
   const byQueue = new Map<string, Array<{ row: OutboxRow; job: JobSpec }>>();
@@ -84,7 +81,10 @@ export async function publishRows(
   await Promise.all(
     [...byQueue].map(async ([queue, entries]) => {
       try {
-        await deps.addBulk(queue, entries.map((e) => e.job));
+        await deps.addBulk(
+          queue,
+          entries.map((e) => e.job),
+        );
       } catch (err) {
         if (isInfrastructureError(err, deps.isRedisReady)) throw new RedisUnavailableError(describe(err));
         for (const { row, job } of entries) {

@@ -63,10 +63,7 @@ describe('judgeRow', () => {
 
 describe('createReconciler', () => {
   it('judges each page with its topology, counts the verdicts and wakes the relay for republished rows', async () => {
-    const pages: UnconfirmedRow[][] = [
-      [row('x.made', ['ca'], 'p1-confirm'), row('x.made', [], 'p1-lost')],
-      [row('x.split', ['ca'], 'p2-waiting')],
-    ];
+    const pages: UnconfirmedRow[][] = [[row('x.made', ['ca'], 'p1-confirm'), row('x.made', [], 'p1-lost')], [row('x.split', ['ca'], 'p2-waiting')]];
     const applied: Array<Map<string, Verdict>> = [];
     const republished: number[] = [];
     const reconciler = createReconciler({

@@ -103,9 +103,7 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
   );
 
   // LISTEN holds a session; behind a transaction-mode pooler it needs its own direct connection.
-  const listenSql = settings.DATABASE_LISTEN_URL
-    ? createSql({ url: settings.DATABASE_LISTEN_URL, max: 1, connectTimeoutS: settings.PG_CONNECT_TIMEOUT_S, log })
-    : sql;
+  const listenSql = settings.DATABASE_LISTEN_URL ? createSql({ url: settings.DATABASE_LISTEN_URL, max: 1, connectTimeoutS: settings.PG_CONNECT_TIMEOUT_S, log }) : sql;
   let listener: { unlisten(): Promise<void> } | undefined;
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -114,7 +112,11 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
   // so every (re)listen triggers a rescan.
   const listen = async () => {
     try {
-      listener = await listenSql.listen(WAKE_CHANNEL, () => relay.wake(), () => relay.wake());
+      listener = await listenSql.listen(
+        WAKE_CHANNEL,
+        () => relay.wake(),
+        () => relay.wake(),
+      );
     } catch (err) {
       if (stopped) return;
       log.warn({ err: (err as Error).message }, 'LISTEN failed; polling until it works');

@@ -57,7 +57,10 @@ export function createRelay(deps: RelayDeps): Relay {
       const published = new Set(outcome.published);
       for (const row of rows) {
         if (published.has(row.id)) {
-          deps.log.debug({ outbox_id: row.id, [`${row.aggregate_type}_id`]: row.aggregate_id, event_type: row.event_type, trace_id: traceIdOf(row.headers?.traceparent) }, 'event published');
+          deps.log.debug(
+            { outbox_id: row.id, [`${row.aggregate_type}_id`]: row.aggregate_id, event_type: row.event_type, trace_id: traceIdOf(row.headers?.traceparent) },
+            'event published',
+          );
         }
       }
     }

@@ -11,7 +11,12 @@ describe('WakeSignal', () => {
   it('wakes one waiter per notify, and every waiter on notifyAll', async () => {
     const signal = new WakeSignal();
     let woken = 0;
-    const waits = [signal.wait(60_000), signal.wait(60_000), signal.wait(60_000)].map((w) => w.then((v) => (woken++, v)));
+    const waits = [signal.wait(60_000), signal.wait(60_000), signal.wait(60_000)].map((w) =>
+      w.then((v) => {
+        woken++;
+        return v;
+      }),
+    );
     signal.notify();
     await new Promise((r) => setImmediate(r));
     expect(woken).toBe(1);

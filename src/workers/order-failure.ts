@@ -5,11 +5,7 @@ import type { Step } from '../engine/index.ts';
 import { transitionOrder, type OrderStatus } from '../db/orders.ts';
 import type { OrderEventType } from '../orders/topology.ts';
 
-export async function recordOrderFailure(
-  step: Step,
-  transition: { from: readonly OrderStatus[]; to: OrderStatus; eventType: OrderEventType },
-  err: unknown,
-): Promise<void> {
+export async function recordOrderFailure(step: Step, transition: { from: readonly OrderStatus[]; to: OrderStatus; eventType: OrderEventType }, err: unknown): Promise<void> {
   const orderId = step.event.aggregateId;
   await step.db.begin(async (tx) => {
     if (!(await transitionOrder(tx, orderId, transition.from, transition.to))) return;

@@ -109,15 +109,19 @@ describe.skipIf(problem !== undefined)(`Bull Board in headless Chromium${problem
       await page.screenshot({ path: `${ARTIFACTS}board-queues.png`, fullPage: true });
 
       const retry = await jobActionLabelled(page, card, 'Retry');
-      const retryRequest = page.waitForResponse(
-        (r) => r.request().method() === 'PUT' && new URL(r.url()).pathname === `/admin/queues/api/queues/payments/${jobId}/retry`,
-      );
+      const retryRequest = page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname === `/admin/queues/api/queues/payments/${jobId}/retry`);
       retryRequest.catch(() => {}); // awaited below; keeps an early failure from going unhandled
       await retry.click();
       const confirm = page.getByRole('alertdialog');
       const first = await Promise.race([
-        confirm.waitFor().then(() => 'confirm' as const, () => 'no confirm' as const),
-        retryRequest.then(() => 'sent' as const, () => 'not sent' as const),
+        confirm.waitFor().then(
+          () => 'confirm' as const,
+          () => 'no confirm' as const,
+        ),
+        retryRequest.then(
+          () => 'sent' as const,
+          () => 'not sent' as const,
+        ),
       ]);
       if (first === 'confirm') {
         await expect(confirm.textContent()).resolves.toContain('retry this job');
@@ -173,7 +177,13 @@ async function jobActionLabelled(page: Page, card: Locator, label: string): Prom
     await item.getByRole('button').hover();
     await item.locator('[data-popup-open]').waitFor(); // this button's tooltip is the open one
     const tooltip = page.getByText(label, { exact: true });
-    if (await tooltip.waitFor({ timeout: 1000 }).then(() => true, () => false)) return item.getByRole('button');
+    if (
+      await tooltip.waitFor({ timeout: 1000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return item.getByRole('button');
     seen.push(`#${i + 1}`);
   }
   throw new Error(`no job action labelled "${label}" among the card's buttons (${seen.join(', ') || 'none'})`);

@@ -39,15 +39,14 @@ export function chromiumProblem(): string | undefined {
 
 // A browser context that may only talk to the system under test: anything else (Bull Board's page
 // links Google Fonts) is aborted, so the test is hermetic and never waits on the internet.
-export async function newHermeticContext(
-  browser: Browser,
-  baseUrl: string,
-  httpCredentials?: { username: string; password: string },
-): Promise<BrowserContext> {
+export async function newHermeticContext(browser: Browser, baseUrl: string, httpCredentials?: { username: string; password: string }): Promise<BrowserContext> {
   const origin = new URL(baseUrl).origin;
   const context = await browser.newContext({ ...(httpCredentials ? { httpCredentials } : {}), viewport: { width: 1440, height: 900 } });
   context.setDefaultTimeout(UI_TIMEOUT_MS);
   context.setDefaultNavigationTimeout(UI_TIMEOUT_MS);
-  await context.route((url) => url.origin !== origin, (route) => route.abort());
+  await context.route(
+    (url) => url.origin !== origin,
+    (route) => route.abort(),
+  );
   return context;
 }

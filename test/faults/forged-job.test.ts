@@ -67,15 +67,24 @@ describe('jobs forged or edited from the dashboard', () => {
     expect(second.statuses).toEqual({ 201: SECOND });
     const accepted = [...first.accepted, ...second.accepted];
 
-    const report = await waitFor('the queues to drain and every order to finish', async () => {
-      if ((await pendingJobs(audit.queues)) > 0) return undefined;
-      const r = await runAudit({ sql: ctx.sql, invoicesSql: ctx.invoicesSql, queues: audit.queues, settleMs: 0, lockDurationMs: LOCK_DURATION_MS });
-      return r.counts.lost === 0 ? r : undefined;
-    }, 60_000);
+    const report = await waitFor(
+      'the queues to drain and every order to finish',
+      async () => {
+        if ((await pendingJobs(audit.queues)) > 0) return undefined;
+        const r = await runAudit({ sql: ctx.sql, invoicesSql: ctx.invoicesSql, queues: audit.queues, settleMs: 0, lockDurationMs: LOCK_DURATION_MS });
+        return r.counts.lost === 0 ? r : undefined;
+      },
+      60_000,
+    );
     expect(await notExactlyOnce(ctx, accepted)).toEqual([]);
     // The audit names exactly the forged jobs; nothing was lost or doubled.
     expect(report.counts).toMatchObject({ lost: 0, duplicated: 0, unexpected: 2 });
-    expect(report.items.unexpected.map((i) => [i.kind, i.jobId]).sort()).toEqual([['job_mismatch', copiedJob], ['orphan_job', inventedJob]].sort());
+    expect(report.items.unexpected.map((i) => [i.kind, i.jobId]).sort()).toEqual(
+      [
+        ['job_mismatch', copiedJob],
+        ['orphan_job', inventedJob],
+      ].sort(),
+    );
 
     const invented = await audit.queues.payments.getJob(inventedJob);
     expect(await invented!.getState()).toBe('failed');

@@ -45,7 +45,13 @@ describe('a transaction that commits after later ones', () => {
       const orderId = randomUUID();
       early = await insertOrderWithEvent(
         tx,
-        { id: orderId, customer_name: 'Late Committer', address: '1 Slow Rd', items: [{ flavor: 'Funghi', size: 'large', quantity: 1, unit_price_cents: 1450 }], total_cents: 1450 },
+        {
+          id: orderId,
+          customer_name: 'Late Committer',
+          address: '1 Slow Rd',
+          items: [{ flavor: 'Funghi', size: 'large', quantity: 1, unit_price_cents: 1450 }],
+          total_cents: 1450,
+        },
         eventInsert(tx, newEvent('order.created', { type: 'order', id: orderId }, { order_id: orderId, total_cents: 1450 })),
       );
       await held;
@@ -53,13 +59,17 @@ describe('a transaction that commits after later ones', () => {
     await waitFor('the long transaction to write its row', () => early);
     try {
       // The driver's orders only (its ids are known when it is done; their names are known now).
-      await waitFor('40 later orders to be published meanwhile', async () => {
-        const [row] = await ctx.sql<{ n: number }[]>`
+      await waitFor(
+        '40 later orders to be published meanwhile',
+        async () => {
+          const [row] = await ctx.sql<{ n: number }[]>`
           SELECT count(*)::int AS n FROM outbox e JOIN orders o ON o.id = e.aggregate_id
           WHERE o.customer_name LIKE ${`${DRIVEN} %`} AND e.event_type = 'order.created'
             AND e.created_at > ${early!.created_at} AND e.published_at IS NOT NULL`;
-        return row!.n >= 40;
-      }, 30_000);
+          return row!.n >= 40;
+        },
+        30_000,
+      );
     } finally {
       release();
       await longTx;

@@ -20,7 +20,13 @@ beforeAll(async () => {
   audit = openQueues(ctx);
   // Small batches and several loops per relay: the relays really compete for rows.
   cluster = new RoleCluster(faultEnv(ctx, { RELAY_BATCH_SIZE: '10', RELAY_CONCURRENCY: '2' }));
-  await cluster.startMany([['api'], ['api'], ['worker', { WORKER_QUEUES: 'payments' }], ['worker', { WORKER_QUEUES: 'payments,deliveries' }], ['worker', { WORKER_QUEUES: 'deliveries,invoices' }]]);
+  await cluster.startMany([
+    ['api'],
+    ['api'],
+    ['worker', { WORKER_QUEUES: 'payments' }],
+    ['worker', { WORKER_QUEUES: 'payments,deliveries' }],
+    ['worker', { WORKER_QUEUES: 'deliveries,invoices' }],
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -36,28 +42,32 @@ async function publishedBy(relay: RoleProcess): Promise<number> {
 }
 
 describe('several relays and workers at once', () => {
-  it.each([2, 3])('%i relays publish each row once; each effect happens once', async (n) => {
-    const relays = await cluster.startMany(Array.from({ length: n }, (): [RoleName] => ['relay']));
-    const result = await driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 60, name: `Relays${n}` }).done;
-    expect(result.statuses).toEqual({ 201: ORDERS });
+  it.each([2, 3])(
+    '%i relays publish each row once; each effect happens once',
+    async (n) => {
+      const relays = await cluster.startMany(Array.from({ length: n }, (): [RoleName] => ['relay']));
+      const result = await driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 60, name: `Relays${n}` }).done;
+      expect(result.statuses).toEqual({ 201: ORDERS });
 
-    const report = await settle(ctx, audit.queues);
-    expect(report.counts).toMatchObject({ ...NO_VIOLATIONS, stuck: 0 });
-    expect(await notExactlyOnce(ctx, result.accepted)).toEqual([]);
+      const report = await settle(ctx, audit.queues);
+      expect(report.counts).toMatchObject({ ...NO_VIOLATIONS, stuck: 0 });
+      expect(await notExactlyOnce(ctx, result.accepted)).toEqual([]);
 
-    // The rows a relay had to publish: all of them (order.created, order.paid, and order.delivered,
-    // which is routed nowhere and published to no queue).
-    const routed = [...ORDER_TOPOLOGY.eventTypes];
-    const [rows] = await ctx.sql<{ n: number; retried: number }[]>`
+      // The rows a relay had to publish: all of them (order.created, order.paid, and order.delivered,
+      // which is routed nowhere and published to no queue).
+      const routed = [...ORDER_TOPOLOGY.eventTypes];
+      const [rows] = await ctx.sql<{ n: number; retried: number }[]>`
       SELECT count(*)::int AS n, count(*) FILTER (WHERE attempts > 0 OR republished > 0)::int AS retried
       FROM outbox WHERE aggregate_id = ANY(${result.accepted}::uuid[]) AND event_type = ANY(${routed}::text[])`;
-    expect(rows!.n).toBe(3 * ORDERS);
-    expect(rows!.retried).toBe(0);
-    const counts = await Promise.all(relays.map(publishedBy));
-    console.info(`${n} relays published ${counts.join(' + ')} = ${rows!.n} rows`);
-    expect(counts.reduce((a, b) => a + b, 0)).toBe(rows!.n);
+      expect(rows!.n).toBe(3 * ORDERS);
+      expect(rows!.retried).toBe(0);
+      const counts = await Promise.all(relays.map(publishedBy));
+      console.info(`${n} relays published ${counts.join(' + ')} = ${rows!.n} rows`);
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(rows!.n);
 
-    // These relays stop cleanly before the next case starts its own.
-    for (const relay of relays) expect((await cluster.sigterm(relay)).code).toBe(0);
-  }, 90_000);
+      // These relays stop cleanly before the next case starts its own.
+      for (const relay of relays) expect((await cluster.sigterm(relay)).code).toBe(0);
+    },
+    90_000,
+  );
 });

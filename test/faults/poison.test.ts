@@ -45,7 +45,12 @@ describe('poison outbox rows among the orders', () => {
     expect(result.statuses).toEqual({ 201: ORDERS });
     const report = await settle(ctx, audit.queues);
     expect(report.counts).toMatchObject({ ...NO_VIOLATIONS, stuck: 2 });
-    expect(report.items.stuck.map((i) => [i.kind, i.outboxId]).sort()).toEqual([['outbox_dead', oversized], ['outbox_dead', unroutable]].sort());
+    expect(report.items.stuck.map((i) => [i.kind, i.outboxId]).sort()).toEqual(
+      [
+        ['outbox_dead', oversized],
+        ['outbox_dead', unroutable],
+      ].sort(),
+    );
     expect(await notExactlyOnce(ctx, result.accepted)).toEqual([]);
 
     const poison = await ctx.sql<{ id: string; attempts: number; last_error: string; published_at: Date | null; dead_at: Date; created_at: Date }[]>`

@@ -73,44 +73,50 @@ async function settleAndCheck(name: string, accepted: string[]): Promise<void> {
 }
 
 describe('SIGTERM under load', () => {
-  it.each<RoleName>(['api', 'relay', 'worker'])('stops the %s cleanly within the grace period, and nothing is lost', async (role) => {
-    const target = cluster.of(role)[0]!;
-    const name = `Term ${role}`;
-    const orders = drive(name);
-    await waitFor('the first orders to be placed', () => orders.finished() >= 25);
+  it.each<RoleName>(['api', 'relay', 'worker'])(
+    'stops the %s cleanly within the grace period, and nothing is lost',
+    async (role) => {
+      const target = cluster.of(role)[0]!;
+      const name = `Term ${role}`;
+      const orders = drive(name);
+      await waitFor('the first orders to be placed', () => orders.finished() >= 25);
 
-    // A worker is signalled with payments in hand; an API with requests in progress on keep-alive
-    // connections (clients reading orders back to back, as a busy front end would).
-    if (role === 'worker') await waitFor('payments in progress', async () => (await audit.queues.payments.getActiveCount()) >= 2);
-    const readers = role === 'api' ? readBackToBack(target.url) : undefined;
-    if (readers) await waitFor('the readers to be busy', () => readers.answered() >= 20);
-    let exit;
-    let reads: number[] = [];
-    try {
-      exit = await cluster.sigterm(target);
-    } finally {
-      reads = (await readers?.stop()) ?? [];
-    }
-    expect(exit.code, target.output().slice(-2000)).toBe(0);
-    expect(exit.ms).toBeLessThan(GRACE_MS);
-    // Every read the stopping API took was answered; the others were refused or never taken.
-    expect(reads.filter((s) => s !== 200)).toEqual([]);
-    await cluster.restart(target);
+      // A worker is signalled with payments in hand; an API with requests in progress on keep-alive
+      // connections (clients reading orders back to back, as a busy front end would).
+      if (role === 'worker') await waitFor('payments in progress', async () => (await audit.queues.payments.getActiveCount()) >= 2);
+      const readers = role === 'api' ? readBackToBack(target.url) : undefined;
+      if (readers) await waitFor('the readers to be busy', () => readers.answered() >= 20);
+      let exit;
+      let reads: number[] = [];
+      try {
+        exit = await cluster.sigterm(target);
+      } finally {
+        reads = (await readers?.stop()) ?? [];
+      }
+      expect(exit.code, target.output().slice(-2000)).toBe(0);
+      expect(exit.ms).toBeLessThan(GRACE_MS);
+      // Every read the stopping API took was answered; the others were refused or never taken.
+      expect(reads.filter((s) => s !== 200)).toEqual([]);
+      await cluster.restart(target);
 
-    const result = await orders.done;
-    expect(result.accepted).toHaveLength(ORDERS);
-    await settleAndCheck(name, result.accepted);
-    if (role === 'worker') {
-      // The payments in hand at SIGTERM were finished, not abandoned: no payment of this run came
-      // back from a stall (an abandoned job stalls once its lock runs out).
-      const ours = new Set(result.accepted);
-      const payments = (await audit.queues.payments.getJobs(['completed'], 0, -1)).filter((j) => ours.has(j.data.aggregateId));
-      expect(payments).toHaveLength(ORDERS);
-      expect(payments.filter((j) => j.stalledCounter > 0).map((j) => j.id)).toEqual([]);
-    }
-    const errors = result.attempts.flatMap((a) => (a.status === 'error' ? [a.error] : []));
-    console.info(`${role}: SIGTERM → exit ${exit.code} in ${exit.ms} ms; client retries ${result.attempts.length - ORDERS} ${JSON.stringify(result.statuses)} ${[...new Set(errors)].join(', ')}`);
-  }, 90_000);
+      const result = await orders.done;
+      expect(result.accepted).toHaveLength(ORDERS);
+      await settleAndCheck(name, result.accepted);
+      if (role === 'worker') {
+        // The payments in hand at SIGTERM were finished, not abandoned: no payment of this run came
+        // back from a stall (an abandoned job stalls once its lock runs out).
+        const ours = new Set(result.accepted);
+        const payments = (await audit.queues.payments.getJobs(['completed'], 0, -1)).filter((j) => ours.has(j.data.aggregateId));
+        expect(payments).toHaveLength(ORDERS);
+        expect(payments.filter((j) => j.stalledCounter > 0).map((j) => j.id)).toEqual([]);
+      }
+      const errors = result.attempts.flatMap((a) => (a.status === 'error' ? [a.error] : []));
+      console.info(
+        `${role}: SIGTERM → exit ${exit.code} in ${exit.ms} ms; client retries ${result.attempts.length - ORDERS} ${JSON.stringify(result.statuses)} ${[...new Set(errors)].join(', ')}`,
+      );
+    },
+    90_000,
+  );
 
   it('exits at once on a second SIGTERM; the payments it abandoned are recovered by another worker', async () => {
     // The only payments worker for now: slow, with a long grace, logging at info ("shutting down").

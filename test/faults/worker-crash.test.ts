@@ -38,12 +38,9 @@ afterAll(async () => {
 
 describe('workers killed in the middle of a payment', () => {
   it('charge every order once and finish every order', async () => {
-    const workers = await cluster.startMany([
-      ['api'],
-      ['relay'],
-      ['worker', { FAULT_INJECTION: 'after-charge:0.3' }],
-      ['worker', { FAULT_INJECTION: 'after-charge:0.2,before-inbox-commit:0.2' }],
-    ]).then((p) => p.slice(2));
+    const workers = await cluster
+      .startMany([['api'], ['relay'], ['worker', { FAULT_INJECTION: 'after-charge:0.3' }], ['worker', { FAULT_INJECTION: 'after-charge:0.2,before-inbox-commit:0.2' }]])
+      .then((p) => p.slice(2));
     // Orders a few dozen at a time, while the workers are up, until each has died at its crash
     // points twice (a bounded number of rounds).
     const accepted: string[] = [];

@@ -40,10 +40,30 @@ async function tryStartLocalCluster(): Promise<LocalCluster> {
   const servers = new Map<number, Child>();
   const start = async (port: number) => {
     const server = startCommand('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-      '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000',
-      '--appendonly', 'yes', '--appendfsync', 'always', '--appendfilename', `aof-${port}.aof`, '--appenddirname', `aof-${port}`,
-      '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout',
+      '2000',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--appendfilename',
+      `aof-${port}.aof`,
+      '--appenddirname',
+      `aof-${port}`,
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
     ]);
     servers.set(port, server);
     await waitFor(`redis ${port} to answer`, async () => (await run('redis-cli', ['-p', String(port), 'ping'])).stdout.trim() === 'PONG');
@@ -86,7 +106,14 @@ async function tryStartLocalCluster(): Promise<LocalCluster> {
         const owned = await run('redis-cli', ['-p', String(port), 'cluster', 'countkeysinslot', String(slot)]).catch(() => undefined);
         const myself = (await run('redis-cli', ['-p', String(port), 'cluster', 'nodes'])).stdout.split('\n').find((l) => l.includes('myself'))!;
         const ranges = myself.split(' ').slice(8);
-        if (owned && ranges.some((r) => { const [a, b = a] = r.split('-').map(Number); return slot >= a! && slot <= b!; })) return port;
+        if (
+          owned &&
+          ranges.some((r) => {
+            const [a, b = a] = r.split('-').map(Number);
+            return slot >= a! && slot <= b!;
+          })
+        )
+          return port;
       }
       throw new Error(`no master owns slot ${slot}`);
     },

@@ -50,7 +50,17 @@ export async function benchGraphile(infra: Infra, profile: Profile, commonRate: 
     });
     const rate = commonRate(sustained.ordersPerS);
     tracker = new OrderTracker(['delivered']);
-    const e2e = await openLoop({ tracker, place, rate, durationMs: profile.e2eCommonMs, warmupMs: profile.warmMs, settleMs: profile.settleMs, kinds: ['pay', 'delivered'], cpu, maxInFlight: Math.max(500, rate * 2) });
+    const e2e = await openLoop({
+      tracker,
+      place,
+      rate,
+      durationMs: profile.e2eCommonMs,
+      warmupMs: profile.warmMs,
+      settleMs: profile.settleMs,
+      kinds: ['pay', 'delivered'],
+      cpu,
+      maxInFlight: Math.max(500, rate * 2),
+    });
     tracker = undefined;
     const rss = await worker.stop();
     return { concurrency: config.WORKER_CONCURRENCY, clockOffsetMs: clockOffset, sustained, e2e, workerRss: rss };

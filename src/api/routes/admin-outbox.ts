@@ -30,7 +30,12 @@ const listRoute = createRoute({
   request: {
     query: z.strictObject({
       state: z.enum(['pending', 'dead']).openapi({ param: { name: 'state', in: 'query' } }),
-      limit: z.string().regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000').transform(Number).pipe(z.number().min(1).max(1000)).optional(),
+      limit: z
+        .string()
+        .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
+        .transform(Number)
+        .pipe(z.number().min(1).max(1000))
+        .optional(),
     }),
   },
   responses: {
@@ -40,14 +45,31 @@ const listRoute = createRoute({
 });
 
 const actionResponses = {
-  202: { description: 'Done; the relay publishes the row shortly', content: { 'application/json': { schema: z.object({ outcome: z.string(), removed_jobs: z.array(z.string()).optional() }) } } },
+  202: {
+    description: 'Done; the relay publishes the row shortly',
+    content: { 'application/json': { schema: z.object({ outcome: z.string(), removed_jobs: z.array(z.string()).optional() }) } },
+  },
   400: problemResponse('The id is not a UUID'),
   404: problemResponse('No such outbox row'),
   409: problemResponse('The row is not in a state this action applies to'),
 };
 
-const replayRoute = createRoute({ method: 'post', path: '/admin/outbox/{id}/replay', summary: 'Publish one event again (consumers dedupe it)', security, request: { params: IdParams }, responses: actionResponses });
-const requeueRoute = createRoute({ method: 'post', path: '/admin/outbox/{id}/requeue', summary: 'Bring a dead row back with fresh attempts', security, request: { params: IdParams }, responses: actionResponses });
+const replayRoute = createRoute({
+  method: 'post',
+  path: '/admin/outbox/{id}/replay',
+  summary: 'Publish one event again (consumers dedupe it)',
+  security,
+  request: { params: IdParams },
+  responses: actionResponses,
+});
+const requeueRoute = createRoute({
+  method: 'post',
+  path: '/admin/outbox/{id}/requeue',
+  summary: 'Bring a dead row back with fresh attempts',
+  security,
+  request: { params: IdParams },
+  responses: actionResponses,
+});
 
 export function registerAdminOutboxRoutes(app: OpenAPIHono, ops: OutboxOperations): void {
   app.openapi(listRoute, async (c) => {

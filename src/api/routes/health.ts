@@ -8,9 +8,7 @@ export interface HealthChecks {
 
 const READY_TIMEOUT_MS = 2000;
 
-const ReadinessSchema = z
-  .object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.string()) })
-  .openapi('Readiness');
+const ReadinessSchema = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.string()) }).openapi('Readiness');
 
 const liveRoute = createRoute({
   method: 'get',

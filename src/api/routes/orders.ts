@@ -6,7 +6,15 @@ import type { EventHeaders } from '../../engine/index.ts';
 import { traceIdOf } from '../../tracing.ts';
 import type { OrderStore } from '../order-store.ts';
 import {
-  CreateOrderSchema, IdempotencyHeadersSchema, ListOrdersQuerySchema, OrderIdParamSchema, OrderPageSchema, OrderSchema, PizzaSchema, ProblemSchema, pizzaToOrder,
+  CreateOrderSchema,
+  IdempotencyHeadersSchema,
+  ListOrdersQuerySchema,
+  OrderIdParamSchema,
+  OrderPageSchema,
+  OrderSchema,
+  PizzaSchema,
+  ProblemSchema,
+  pizzaToOrder,
   type CreateOrderInput,
 } from '../schemas.ts';
 import { requestHash } from '../idempotency.ts';

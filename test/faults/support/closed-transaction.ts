@@ -18,7 +18,10 @@ async function dieUnder(work: (t: postgres.TransactionSql) => Promise<unknown>):
       pid = (await t<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid;
       await work(t);
     })
-    .then(() => 'committed', (err: { code?: string }) => err.code ?? String(err));
+    .then(
+      () => 'committed',
+      (err: { code?: string }) => err.code ?? String(err),
+    );
   while (pid === undefined) await new Promise((r) => setTimeout(r, 10));
   await killer`SELECT pg_terminate_backend(${pid})`;
   return outcome;

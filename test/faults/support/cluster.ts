@@ -119,10 +119,14 @@ export class RoleCluster {
   }
 
   async waitReady(p: RoleProcess, timeoutMs = 30_000): Promise<void> {
-    await waitFor(`${p.name} to answer on port ${p.port}`, async () => {
-      if (p.stopping && !p.alive()) throw new Error(`${p.name} exited: ${p.output().slice(-2000)}`);
-      return p.alive() && (await p.answers());
-    }, timeoutMs);
+    await waitFor(
+      `${p.name} to answer on port ${p.port}`,
+      async () => {
+        if (p.stopping && !p.alive()) throw new Error(`${p.name} exited: ${p.output().slice(-2000)}`);
+        return p.alive() && (await p.answers());
+      },
+      timeoutMs,
+    );
   }
 
   async waitAllReady(timeoutMs = 30_000): Promise<void> {
@@ -184,7 +188,10 @@ export class RoleCluster {
   // One line per process for a failure message: restarts, exits, the end of its output.
   describe(): string {
     return this.procs
-      .map((p) => `${p.name} (port ${p.port}) starts=${p.children.length} crashes=${p.crashes} exits=${JSON.stringify(p.exits.map((e) => e.signal ?? e.code))}\n${p.output().slice(-1500)}`)
+      .map(
+        (p) =>
+          `${p.name} (port ${p.port}) starts=${p.children.length} crashes=${p.crashes} exits=${JSON.stringify(p.exits.map((e) => e.signal ?? e.code))}\n${p.output().slice(-1500)}`,
+      )
       .join('\n');
   }
 

@@ -67,16 +67,20 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
           { ...user },
         ),
       );
-      await waitFor(`private postgres on ${port} to accept connections`, async () => {
-        if (!running()) throw new Error(`postgres exited: ${server!.output().slice(-1000)}`);
-        const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
-        try {
-          await probe`SELECT 1`;
-          return true;
-        } finally {
-          await probe.end({ timeout: 1 });
-        }
-      }, 20_000);
+      await waitFor(
+        `private postgres on ${port} to accept connections`,
+        async () => {
+          if (!running()) throw new Error(`postgres exited: ${server!.output().slice(-1000)}`);
+          const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+          try {
+            await probe`SELECT 1`;
+            return true;
+          } finally {
+            await probe.end({ timeout: 1 });
+          }
+        },
+        20_000,
+      );
     },
     async stop(mode = 'immediate') {
       if (!running()) return;

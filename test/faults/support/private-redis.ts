@@ -29,9 +29,7 @@ export interface PrivateRedis {
 export async function startPrivateRedis({ persistent }: { persistent: boolean }): Promise<PrivateRedis> {
   const port = await restartablePort();
   const dir = await mkdtemp(join(tmpdir(), 'fault-redis-'));
-  const persistence = persistent
-    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
-    : ['--appendonly', 'no', '--save', ''];
+  const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''] : ['--appendonly', 'no', '--save', ''];
   let server: Child | undefined;
   const running = () => server !== undefined && server.proc.exitCode === null && server.proc.signalCode === null;
   const cli = async (...args: string[]) => (await run('redis-cli', ['-p', String(port), ...args])).stdout.trim();
