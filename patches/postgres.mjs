@@ -54,6 +54,12 @@ const EDITS = [
     `    incomings = null\n    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = errorResponse = null // ${MARK}\n`,
     1,
   ],
+  // Every (re)connected socket first fetches the array types, and that query's promise is returned
+  // from the ReadyForQuery handler, where nothing awaits it: a connection that dies during it (a
+  // Postgres restart under load) rejected it unhandled, and Node ended the process (worker
+  // processes, with a pool per service, reconnect the most). Handled as the socket's own errors are:
+  // errored() fails the query that opened the connection (a no-op when error() already did).
+  ['        return fetchArrayTypes()\n', `        return fetchArrayTypes().catch(errored) // ${MARK}: the connection failed while it fetched types\n`, 1],
 ];
 
 class PatchError extends Error {}
@@ -73,9 +79,10 @@ function main() {
   for (const file of FILES) {
     const url = new URL(file, root);
     if (!existsSync(url)) throw new PatchError(`postgres/${file} is missing from postgres ${VERSION}: reinstall it with \`npm ci\`.`);
-    let text = readFileSync(url, 'utf8');
-    if (text.includes(MARK)) continue; // patched already
+    const original = readFileSync(url, 'utf8');
+    let text = original;
     for (const [anchor, replacement, count] of EDITS) {
+      if (text.includes(replacement)) continue; // this edit is in already (an older patch run)
       const found = text.split(anchor).length - 1;
       if (found !== count) {
         throw new PatchError(
@@ -84,7 +91,7 @@ function main() {
       }
       text = text.replaceAll(anchor, replacement);
     }
-    writes.push([url, text]);
+    if (text !== original) writes.push([url, text]);
   }
   for (const [url, text] of writes) writeFileSync(url, text);
 }
