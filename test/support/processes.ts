@@ -43,23 +43,13 @@ function wrap(proc: ChildProcess): Child {
   };
 }
 
+// A port for a server a test starts (a role's HTTP or metrics port, a private Redis, Postgres or
+// cluster node, which may be stopped and started again on it). Never from the kernel's ephemeral
+// range (32768+ on Linux): between our check and the child's listen, the kernel could hand such a
+// port to an outgoing connection (every process here opens dozens to Postgres and Redis), and the
+// child died with EADDRINUSE or, for a metrics port, fell back to another and was never found.
+// Below that range, chosen at random and checked free, only two servers of tests could ever meet.
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-// A port for a server a test stops and starts again on the same port (a private Redis, Postgres or
-// cluster node). freePort() hands out ports from the kernel's ephemeral range, so while such a
-// server is down another test's freePort() could be given its port and a restart would then find
-// someone else there. These come from below that range (32768+ on Linux), chosen at random and
-// checked free, so only two restartable servers could ever meet, and rarely.
-export async function restartablePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
     const free = await new Promise<boolean>((resolve) => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from './context.ts';
-import { restartablePort, startCommand, type Child } from './processes.ts';
+import { freePort, startCommand, type Child } from './processes.ts';
 
 const run = promisify(execFile);
 
@@ -36,7 +36,7 @@ export async function startLocalCluster(attempts = 3): Promise<LocalCluster> {
 
 async function tryStartLocalCluster(): Promise<LocalCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'outbox-cluster-'));
-  const ports = [await restartablePort(), await restartablePort(), await restartablePort()];
+  const ports = [await freePort(), await freePort(), await freePort()];
   const servers = new Map<number, Child>();
   const start = async (port: number) => {
     const server = startCommand('redis-server', [

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { waitFor } from '../../support/context.ts';
-import { restartablePort, startCommand, type Child } from '../../support/processes.ts';
+import { freePort, startCommand, type Child } from '../../support/processes.ts';
 import { track } from './tracked.ts';
 
 const run = promisify(execFile);
@@ -44,7 +44,7 @@ function serverUser(): { uid: number; gid: number } | undefined {
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const bin = binDir();
   const user = serverUser();
-  const port = await restartablePort();
+  const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'fault-pg-'));
   if (user) await chown(dir, user.uid, user.gid);
   const data = join(dir, 'data');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '../../support/context.ts';
-import { restartablePort, startCommand, type Child } from '../../support/processes.ts';
+import { freePort, startCommand, type Child } from '../../support/processes.ts';
 import { track } from './tracked.ts';
 
 const run = promisify(execFile);
@@ -27,7 +27,7 @@ export interface PrivateRedis {
 // persistent: AOF with fsync on every write, like production; otherwise nothing is kept on disk,
 // so a restart comes back empty (a restart without persistence, a failover to an empty replica).
 export async function startPrivateRedis({ persistent }: { persistent: boolean }): Promise<PrivateRedis> {
-  const port = await restartablePort();
+  const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'fault-redis-'));
   const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''] : ['--appendonly', 'no', '--save', ''];
   let server: Child | undefined;
