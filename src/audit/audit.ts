@@ -17,7 +17,7 @@
 //
 // The invoice service may keep its invoices in its own database (INVOICES_DATABASE_URL, passed as
 // `invoicesSql`). Postgres cannot join across databases, so the checks that read invoices then
-// read one side in pages of ids and look each page up in the other (queries.ts, `…Across`): orders
+// read one side in pages of ids and look each page up in the other (queries-across.ts): orders
 // first and their invoices after for a missing invoice, invoices first and their orders after for
 // an invoice without its order. Each side is read after what it depends on committed, so work in
 // flight is again never reported; a page is one statement, so, as with jobs, a row that changes
@@ -33,6 +33,7 @@ import type { Sql } from '../db/client.ts';
 import type { OrderQueues as Queues } from '../orders/queues.ts';
 import { scanJobs } from './jobs.ts';
 import * as q from './queries.ts';
+import { findOrphanEffectsAcross, findUninvoicedOrdersAcross, LOOKUP_PAGE_SIZE } from './queries-across.ts';
 import * as r from './reasons.ts';
 import { createCollector, isOk, type AuditItem, type AuditReport, type Category, type FindingCollector } from './report.ts';
 
@@ -103,7 +104,7 @@ async function checkDatabase(opts: AuditOptions, now: Date, limit: number, colle
   const { sql, settleMs } = opts;
   // Set only when the invoices are in another database.
   const invoicesSql = opts.invoicesSql && opts.invoicesSql !== sql ? opts.invoicesSql : undefined;
-  const pageSize = opts.lookupPageSize ?? q.LOOKUP_PAGE_SIZE;
+  const pageSize = opts.lookupPageSize ?? LOOKUP_PAGE_SIZE;
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError(`lookupPageSize must be a positive integer, got ${pageSize}`);
   const cutoff = new Date(now.getTime() - settleMs);
   // At least one row even with limit 0, so `total` still comes back; the extra item is dropped by the collector.
@@ -121,14 +122,14 @@ async function checkDatabase(opts: AuditOptions, now: Date, limit: number, colle
     ),
     check(
       'lost',
-      () => (invoicesSql ? q.findUninvoicedOrdersAcross(sql, invoicesSql, cutoff, n, pageSize) : q.findUninvoicedOrders(sql, cutoff, n)),
+      () => (invoicesSql ? findUninvoicedOrdersAcross(sql, invoicesSql, cutoff, n, pageSize) : q.findUninvoicedOrders(sql, cutoff, n)),
       (row) => r.uninvoicedOrderItem(row, now),
     ),
     check('lost', () => q.findPaidWithoutPayment(sql, n), r.missingPaymentItem),
     check('lost', () => q.findChargesWithoutPayment(sql, cutoff, n), r.chargeWithoutPaymentItem),
     check('lost', () => q.findDeliveredWithoutDelivery(sql, n), r.missingDeliveryItem),
     check('duplicated', () => q.findDuplicateEffects(sql, n, { invoices: !invoicesSql }), r.duplicateEffectItem),
-    check('unexpected', () => (invoicesSql ? q.findOrphanEffectsAcross(sql, invoicesSql, n, pageSize) : q.findOrphanEffects(sql, n)), r.orphanEffectItem),
+    check('unexpected', () => (invoicesSql ? findOrphanEffectsAcross(sql, invoicesSql, n, pageSize) : q.findOrphanEffects(sql, n)), r.orphanEffectItem),
     check('stuck', () => q.findDeadEvents(sql, n), r.deadEventItem),
     check('recovered', () => q.findRetriedPublishedEvents(sql, n), r.retriedEventItem),
   ];
