@@ -8,7 +8,6 @@ import { routePath } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import { timeout } from 'hono/timeout';
 import type { Logger } from 'pino';
-import { isConnectionError } from '../db/client.ts';
 import type { Registry } from 'prom-client';
 import type { HttpMetrics } from '../metrics/metrics.ts';
 import { inSpan } from '../tracing.ts';
@@ -16,7 +15,8 @@ import type { OrderStore } from './order-store.ts';
 import { limitBody } from './middleware/body-limit.ts';
 import { jsonOnly } from './middleware/json-only.ts';
 import { requestMetrics } from './middleware/request-metrics.ts';
-import { fieldErrors, problem, ProblemError } from './problem.ts';
+import { problemErrorHandler } from './middleware/error-handler.ts';
+import { fieldErrors, problem } from './problem.ts';
 import { registerHealthRoutes, type HealthChecks } from './routes/health.ts';
 import { registerOrderRoutes } from './routes/orders.ts';
 
@@ -67,6 +67,15 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
   registerOrderRoutes(app, store, log);
   mountAdmin?.(app);
 
+  registerApiDocs(app);
+
+  app.notFound((c) => problem(c, 404, 'Not found', `No route for ${c.req.method} ${c.req.path}.`));
+  app.onError(problemErrorHandler(log));
+  return app;
+}
+
+// The OpenAPI 3.1 document (from the routes' zod schemas) and its reference page.
+function registerApiDocs(app: OpenAPIHono): void {
   app.openAPIRegistry.registerComponent('securitySchemes', 'basicAuth', { type: 'http', scheme: 'basic' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -77,26 +86,4 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
     },
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'pizza-outbox API' }));
-
-  app.notFound((c) => problem(c, 404, 'Not found', `No route for ${c.req.method} ${c.req.path}.`));
-  app.onError((err, c) => {
-    if (err instanceof ProblemError) {
-      for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
-      return problem(c, err.status, err.title, err.detail);
-    }
-    if (err instanceof HTTPException) {
-      if (err.res) return err.res;
-      const status = err.status;
-      const title = status === 400 ? 'Invalid request' : status === 503 ? 'Service unavailable' : 'Request refused';
-      return problem(c, status, title, err.message || undefined);
-    }
-    if (isConnectionError(err)) {
-      log.warn({ code: (err as { code?: string }).code, path: c.req.path }, 'postgres unavailable');
-      c.header('retry-after', '1');
-      return problem(c, 503, 'Service unavailable', 'The database is not answering; retry in a moment.');
-    }
-    log.error({ err, path: c.req.path, method: c.req.method }, 'unhandled error');
-    return problem(c, 500, 'Internal error', 'Something went wrong on our side; the error is logged.');
-  });
-  return app;
 }

@@ -90,51 +90,13 @@ export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps): (job: J
 export const consumerName = (spec: ConsumerSpec, topology: Topology) => spec.name ?? topology.consumerOf(spec.queue);
 
 export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDeps): Consumers {
-  const { settings, log, metrics } = deps;
+  const { settings, log } = deps;
   const clusters: Cluster[] = []; // a Cluster handed to a Worker is shared, not owned: we close it
-  let lastUnavailableLogAt = 0;
+  const outage = throttledWarning(log, 30_000);
   const workers = specs.map((spec) => {
-    const queue = spec.queue;
-    const run = createProcessor(spec, deps);
-    const done = `${consumerName(spec, deps.topology)} `;
-    const process: Processor<OutboxJobData, StepResult> = (job, token) =>
-      inSpan(`process ${queue}`, 'consumer', job.data?.headers ?? {}, async () => {
-        const stopTimer = metrics.jobDuration.startTimer({ queue });
-        try {
-          const result = await run(job);
-          metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
-          const fields = {
-            queue,
-            job_id: job.id,
-            outbox_id: job.data?.outboxId,
-            ...aggregateField(job.data),
-            trace_id: traceIdOf(job.data?.headers?.traceparent),
-            detail: result.detail,
-          };
-          log.info(fields, result.outcome === 'duplicate' ? 'duplicate message absorbed by the inbox' : done + result.outcome);
-          return result;
-        } catch (err) {
-          // Postgres unreachable: the job waits for it without spending an attempt, as the relay
-          // never counts a Redis outage against a row. Counted as attempts, a restart of a few
-          // seconds used up JOB_ATTEMPTS and left jobs failed for an outage.
-          if (!isConnectionError(err) || !token) throw err;
-          try {
-            await job.moveToDelayed(Date.now() + settings.JOB_BACKOFF_MS * (0.5 + Math.random()), token);
-          } catch {
-            throw err; // Redis is away too: an ordinary failed attempt
-          }
-          if (Date.now() - lastUnavailableLogAt > 30_000) {
-            lastUnavailableLogAt = Date.now();
-            log.warn({ queue, err: (err as Error).message }, 'postgres unavailable; jobs wait for it without spending their attempts');
-          }
-          throw new DelayedError();
-        } finally {
-          stopTimer();
-        }
-      });
     const connection = createWorkerConnection(settings);
     if (connection instanceof Cluster) clusters.push(connection);
-    const worker = new Worker<OutboxJobData, StepResult>(queue, process, {
+    const worker = new Worker<OutboxJobData, StepResult>(spec.queue, jobProcessor(spec, deps, outage), {
       connection,
       prefix: settings.QUEUE_PREFIX,
       concurrency: settings.WORKER_CONCURRENCY,
@@ -143,7 +105,7 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
       maxStalledCount: settings.WORKER_MAX_STALLED_COUNT,
       autorun: false,
     });
-    watchWorker(worker, queue, log, metrics);
+    watchWorker(worker, spec.queue, log, deps.metrics);
     return worker;
   });
 
@@ -166,6 +128,57 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
   };
 }
 
+// One line per `everyMs` at most, for a condition that every job would otherwise report.
+function throttledWarning(log: Logger, everyMs: number) {
+  let lastAt = 0;
+  return (fields: object, message: string) => {
+    if (Date.now() - lastAt < everyMs) return;
+    lastAt = Date.now();
+    log.warn(fields, message);
+  };
+}
+
+// The BullMQ processor of one consumer: a CONSUMER span, the metrics and the log line around the
+// engine's processing, and the Postgres-outage rule.
+function jobProcessor(spec: ConsumerSpec, deps: ConsumerDeps, outage: ReturnType<typeof throttledWarning>): Processor<OutboxJobData, StepResult> {
+  const { queue } = spec;
+  const { log, metrics, settings } = deps;
+  const run = createProcessor(spec, deps);
+  const done = `${consumerName(spec, deps.topology)} `;
+  return (job, token) =>
+    inSpan(`process ${queue}`, 'consumer', job.data?.headers ?? {}, async () => {
+      const stopTimer = metrics.jobDuration.startTimer({ queue });
+      try {
+        const result = await run(job);
+        metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
+        const fields = {
+          queue,
+          job_id: job.id,
+          outbox_id: job.data?.outboxId,
+          ...aggregateField(job.data),
+          trace_id: traceIdOf(job.data?.headers?.traceparent),
+          detail: result.detail,
+        };
+        log.info(fields, result.outcome === 'duplicate' ? 'duplicate message absorbed by the inbox' : done + result.outcome);
+        return result;
+      } catch (err) {
+        // Postgres unreachable: the job waits for it without spending an attempt, as the relay
+        // never counts a Redis outage against a row. Counted as attempts, a restart of a few
+        // seconds used up JOB_ATTEMPTS and left jobs failed for an outage.
+        if (!isConnectionError(err) || !token) throw err;
+        try {
+          await job.moveToDelayed(Date.now() + settings.JOB_BACKOFF_MS * (0.5 + Math.random()), token);
+        } catch {
+          throw err; // Redis is away too: an ordinary failed attempt
+        }
+        outage({ queue, err: (err as Error).message }, 'postgres unavailable; jobs wait for it without spending their attempts');
+        throw new DelayedError();
+      } finally {
+        stopTimer();
+      }
+    });
+}
+
 function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, metrics: ConsumerMetrics): void {
   worker.on('failed', (job: Job<OutboxJobData> | undefined, err: Error) => {
     const attempts = job?.opts.attempts ?? 1;
@@ -177,12 +190,8 @@ function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, 
     );
   });
   // While Redis is away every reconnect attempt fails: say so once every half minute, not each time.
-  let lastErrorLogAt = 0;
-  worker.on('error', (err: Error) => {
-    if (Date.now() - lastErrorLogAt < 30_000) return;
-    lastErrorLogAt = Date.now();
-    log.warn({ queue, err: err.message }, 'worker cannot reach Redis; retrying');
-  });
+  const unreachable = throttledWarning(log, 30_000);
+  worker.on('error', (err: Error) => unreachable({ queue, err: err.message }, 'worker cannot reach Redis; retrying'));
 }
 
 // Log lines name the aggregate by its type (`order_id` for an order), as the service's own lines do.

@@ -102,27 +102,7 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
     deps.pruneTasks,
   );
 
-  // LISTEN holds a session; behind a transaction-mode pooler it needs its own direct connection.
-  const listenSql = settings.DATABASE_LISTEN_URL ? createSql({ url: settings.DATABASE_LISTEN_URL, max: 1, connectTimeoutS: settings.PG_CONNECT_TIMEOUT_S, log }) : sql;
-  let listener: { unlisten(): Promise<void> } | undefined;
-  let stopped = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-
-  // postgres.js re-listens after a reconnect by itself; notifications sent during the gap are lost,
-  // so every (re)listen triggers a rescan.
-  const listen = async () => {
-    try {
-      listener = await listenSql.listen(
-        WAKE_CHANNEL,
-        () => relay.wake(),
-        () => relay.wake(),
-      );
-    } catch (err) {
-      if (stopped) return;
-      log.warn({ err: (err as Error).message }, 'LISTEN failed; polling until it works');
-      retryTimer = setTimeout(listen, settings.RELAY_POLL_INTERVAL_MS);
-    }
-  };
+  const listener = createWakeListener(settings, sql, () => relay.wake(), log);
 
   return {
     relay,
@@ -130,10 +110,40 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
     retention,
     wake: () => relay.wake(),
     async start() {
-      stopped = false;
       relay.start();
       reconciler.start();
       retention.start();
+      await listener.start();
+    },
+    async stop() {
+      await listener.stop();
+      await retention.stop();
+      await reconciler.stop();
+      await relay.stop();
+    },
+  };
+}
+
+// The relay's LISTEN wake-up. postgres.js re-listens after a reconnect by itself; notifications
+// sent during the gap are lost, so every (re)listen triggers a rescan. LISTEN holds a session:
+// behind a transaction-mode pooler it needs its own direct connection (DATABASE_LISTEN_URL).
+function createWakeListener(settings: RelaySettings, sql: Sql, wake: () => void, log: Logger) {
+  const listenSql = settings.DATABASE_LISTEN_URL ? createSql({ url: settings.DATABASE_LISTEN_URL, max: 1, connectTimeoutS: settings.PG_CONNECT_TIMEOUT_S, log }) : sql;
+  let listener: { unlisten(): Promise<void> } | undefined;
+  let stopped = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  const listen = async () => {
+    try {
+      listener = await listenSql.listen(WAKE_CHANNEL, wake, wake);
+    } catch (err) {
+      if (stopped) return;
+      log.warn({ err: (err as Error).message }, 'LISTEN failed; polling until it works');
+      retryTimer = setTimeout(listen, settings.RELAY_POLL_INTERVAL_MS);
+    }
+  };
+  return {
+    async start() {
+      stopped = false;
       await listen();
     },
     async stop() {
@@ -142,9 +152,6 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
       await listener?.unlisten().catch(() => {});
       listener = undefined;
       if (listenSql !== sql) await listenSql.end({ timeout: 5 });
-      await retention.stop();
-      await reconciler.stop();
-      await relay.stop();
     },
   };
 }
