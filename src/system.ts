@@ -18,6 +18,7 @@ import { createSql, type Sql } from './db/client.ts';
 import { deleteExpiredIdempotencyKeys } from './db/idempotency.ts';
 import { createOutboxEngine, type Consumers, type OutboxEngine, type RelayRole } from './engine/index.ts';
 import { setFaultPlan } from './fault-points.ts';
+import { findInvoiceOfOrder } from './invoices/queries.ts';
 import { createInvoiceService, type InvoiceService } from './invoices/service.ts';
 import type { Logger } from './logger.ts';
 import { createHttpMetrics, createRegistry } from './metrics/metrics.ts';
@@ -45,9 +46,21 @@ export interface System {
   adminPassword: string;
 }
 
-function buildApi(config: Config, log: Logger, sql: Sql, engine: OrderEngine, registry: Registry, adminPassword: string): OpenAPIHono {
+interface ApiParts {
+  config: Config;
+  log: Logger;
+  sql: Sql;
+  // The invoice service's database, for the invoice GET /orders/:id shows (the orders' pool when
+  // the invoice service keeps its tables there).
+  invoicesSql: Sql;
+  engine: OrderEngine;
+  registry: Registry;
+  adminPassword: string;
+}
+
+function buildApi({ config, log, sql, invoicesSql, engine, registry, adminPassword }: ApiParts): OpenAPIHono {
   return createApiApp({
-    store: createOrderStore(sql, engine, config.IDEMPOTENCY_KEY_TTL_S),
+    store: createOrderStore(sql, engine, { idempotencyKeyTtlS: config.IDEMPOTENCY_KEY_TTL_S, invoiceOf: (id) => findInvoiceOfOrder(invoicesSql, id) }),
     health: {
       postgres: async () => void (await sql`SELECT 1`),
       // A key command, not PING: on a cluster it must reach the master holding our queues' slot.
@@ -96,7 +109,11 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
   const relay = has('relay') ? buildRelay(config, sql, engine) : undefined;
   const workers = has('workers') ? buildWorkers(config, log, sql, engine, registry) : undefined;
   const adminPassword = config.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
-  const app = has('api') ? buildApi(config, log, sql, engine, registry, adminPassword) : undefined;
+  const invoicesSql =
+    has('api') && config.INVOICES_DATABASE_URL
+      ? createSql({ url: config.INVOICES_DATABASE_URL, max: 2, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, prepare: config.PG_PREPARE, log })
+      : sql;
+  const app = has('api') ? buildApi({ config, log, sql, invoicesSql, engine, registry, adminPassword }) : undefined;
   let server: ServerType | undefined;
   let closeServer: (() => Promise<void>) | undefined;
   let metricsServer: Server | undefined;
@@ -138,6 +155,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
       await workers?.orders.stop();
       await workers?.invoices?.stop();
       await engine.stop();
+      if (invoicesSql !== sql) await invoicesSql.end({ timeout: 5 });
       await sql.end({ timeout: 5 });
     },
   };

@@ -31,7 +31,13 @@ export function totalCents(input: CreateOrderInput): number {
 // the relay wake-up after the commit (in-process hand-off or a coalesced NOTIFY).
 export type OrderOutbox = Pick<OutboxEngine<OrderEventType>, 'newEvent' | 'eventInsert' | 'wakeRelay'>;
 
-export function createOrderStore(sql: Sql, outbox: OrderOutbox, idempotencyKeyTtlS = 86400): OrderStore {
+// `invoiceOf` asks the invoice service for an order's invoice (it may keep its own database).
+export function createOrderStore(
+  sql: Sql,
+  outbox: OrderOutbox,
+  options: { idempotencyKeyTtlS?: number; invoiceOf?: (orderId: string) => Promise<OrderDetails['invoice']> } = {},
+): OrderStore {
+  const { idempotencyKeyTtlS = 86400, invoiceOf = async () => null } = options;
   const keys = createIdempotencyKeys(sql, idempotencyKeyTtlS);
   const insertOrder = (db: Db, input: CreateOrderInput, headers: EventHeaders): Promise<PlacedOrder> => {
     const orderId = randomUUID();
@@ -55,7 +61,10 @@ export function createOrderStore(sql: Sql, outbox: OrderOutbox, idempotencyKeyTt
     },
     claimKey: (key, hash) => keys.claim(key, hash),
     releaseKey: (key) => keys.release(key),
-    find: (id) => findOrderDetails(sql, id),
+    async find(id) {
+      const [order, invoice] = await Promise.all([findOrderDetails(sql, id), invoiceOf(id)]);
+      return order && { ...order, invoice };
+    },
     async list({ status, limit, cursor }) {
       let after: OrderPageQuery['after'];
       if (cursor) {

@@ -23,10 +23,18 @@ export interface OrderRow {
   updated_at: Date;
 }
 
+export interface OrderInvoice {
+  id: string;
+  number: string;
+  amount_cents: number;
+  created_at: string;
+}
+
 export interface OrderDetails extends OrderRow {
   payment: { id: string; charge_id: string; amount_cents: number; created_at: string } | null;
   delivery: { id: string; courier: string; dispatched_at: string } | null;
-  invoice: { id: string; number: string; amount_cents: number; created_at: string } | null;
+  // The invoice service's, read through its own query (src/invoices/queries.ts), from its database.
+  invoice: OrderInvoice | null;
 }
 
 export interface NewOrder {
@@ -53,16 +61,15 @@ export async function insertOrderWithEvent(db: Db, order: NewOrder, eventInsert:
   return row;
 }
 
-// The order with its payment, delivery and invoice (each null until it exists).
-export async function findOrderDetails(db: Db, id: string): Promise<OrderDetails | undefined> {
-  const [row] = await db<OrderDetails[]>`
+// The order with its payment and delivery (each null until it exists); the invoice is the invoice
+// service's to tell.
+export async function findOrderDetails(db: Db, id: string): Promise<Omit<OrderDetails, 'invoice'> | undefined> {
+  const [row] = await db<Omit<OrderDetails, 'invoice'>[]>`
     SELECT o.*,
       (SELECT json_build_object('id', p.id, 'charge_id', p.charge_id, 'amount_cents', p.amount_cents, 'created_at', p.created_at)
          FROM payments p WHERE p.order_id = o.id) AS payment,
       (SELECT json_build_object('id', d.id, 'courier', d.courier, 'dispatched_at', d.dispatched_at)
-         FROM deliveries d WHERE d.order_id = o.id) AS delivery,
-      (SELECT json_build_object('id', i.id, 'number', i.number, 'amount_cents', i.amount_cents, 'created_at', i.created_at)
-         FROM invoices i WHERE i.order_id = o.id) AS invoice
+         FROM deliveries d WHERE d.order_id = o.id) AS delivery
     FROM orders o WHERE o.id = ${id}`;
   return row;
 }

@@ -47,3 +47,30 @@ export async function requeueDeadRow(db: Db, id: string): Promise<boolean> {
     WHERE id = ${id} AND dead_at IS NOT NULL RETURNING id`;
   return rows.length === 1;
 }
+
+export interface EventRange {
+  type: string;
+  since: Date;
+  until?: Date | undefined;
+}
+
+// Published, live rows of one event type written in [since, until), a page at a time after
+// `after` (keyset on created_at, id), for a bulk replay.
+export async function findPublishedInRange(db: Db, range: EventRange, limit: number, after?: { createdAt: Date; id: string }): Promise<Array<{ id: string; created_at: Date }>> {
+  return db<Array<{ id: string; created_at: Date }>>`
+    SELECT id, created_at FROM outbox
+    WHERE event_type = ${range.type} AND published_at IS NOT NULL AND dead_at IS NULL
+      AND created_at >= ${range.since} ${range.until ? db`AND created_at < ${range.until}` : db``}
+      ${after ? db`AND (created_at, id) > (${after.createdAt}, ${after.id})` : db``}
+    ORDER BY created_at, id
+    LIMIT ${limit}`;
+}
+
+// How many rows findPublishedInRange will page through, for progress.
+export async function countPublishedInRange(db: Db, range: EventRange): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM outbox
+    WHERE event_type = ${range.type} AND published_at IS NOT NULL AND dead_at IS NULL
+      AND created_at >= ${range.since} ${range.until ? db`AND created_at < ${range.until}` : db``}`;
+  return row!.n;
+}

@@ -7,6 +7,8 @@ import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { checkToolConnections, closeToolConnections, openToolConnections, SetupError, type ToolConnections } from '../tool-connections.ts';
 import { parseDemoArgs, usage, UsageError, type DemoArgs } from './args.ts';
 import { runDemo } from './run.ts';
+import { checkInvoicesSql, closeInvoicesSql, openInvoicesSql } from '../audit/invoices-db.ts';
+import type { Sql } from '../db/client.ts';
 
 const SERVICE_TIMEOUT_MS = 5000;
 
@@ -44,6 +46,7 @@ async function main(argv: readonly string[]): Promise<number> {
   });
 
   let resources: ToolConnections | undefined;
+  let invoicesSql: Sql | undefined;
   try {
     await checkService(args.url);
     resources = openToolConnections(config, 'outbox-demo', 3);
@@ -51,11 +54,14 @@ async function main(argv: readonly string[]): Promise<number> {
       database: "The demo follows its orders there: set DATABASE_URL to the service's database",
       redis: "Set REDIS_URL to the service's Redis.",
     });
-    return await runDemo({ args, config, sql: resources.sql, queues: resources.queues, out: process.stdout, signal: interrupt.signal });
+    invoicesSql = openInvoicesSql(config, 'outbox-demo');
+    if (invoicesSql) await checkInvoicesSql(config, invoicesSql);
+    return await runDemo({ args, config, sql: resources.sql, invoicesSql: invoicesSql ?? resources.sql, queues: resources.queues, out: process.stdout, signal: interrupt.signal });
   } catch (err) {
     if (err instanceof SetupError) return fail(err.message);
     return fail(`the demo could not finish: ${(err as Error).message ?? String(err)}. Check that the service, Postgres and Redis are running.`);
   } finally {
+    await closeInvoicesSql(invoicesSql);
     if (resources) await closeToolConnections(resources);
   }
 }

@@ -18,22 +18,24 @@ export interface Stages {
 
 export const NO_STAGES: Stages = { found: 0, paid: 0, delivered: 0, invoiced: 0, paymentFailed: 0, deliveryFailed: 0, settled: 0 };
 
-export async function readStages(sql: Sql, ids: readonly string[]): Promise<Stages> {
+// The invoices come from the invoice service's database (`invoicesSql`, the same pool as `sql` when
+// it has none of its own): read first, so an invoice is never counted for an order not yet seen.
+export async function readStages(sql: Sql, invoicesSql: Sql, ids: readonly string[]): Promise<Stages> {
   if (ids.length === 0) return NO_STAGES;
+  const billed = (await invoicesSql<{ order_id: string }[]>`SELECT order_id FROM invoices WHERE order_id = ANY(${ids as string[]}::uuid[])`).map((r) => r.order_id);
   const [row] = await sql<Stages[]>`
     SELECT
       count(*)::int AS found,
       count(*) FILTER (WHERE o.status IN ('paid', 'delivered', 'delivery_failed'))::int AS paid,
       count(*) FILTER (WHERE o.status = 'delivered')::int AS delivered,
-      count(i.order_id)::int AS invoiced,
+      count(*) FILTER (WHERE o.id = ANY(${billed}::uuid[]))::int AS invoiced,
       count(*) FILTER (WHERE o.status = 'payment_failed')::int AS "paymentFailed",
       count(*) FILTER (WHERE o.status = 'delivery_failed')::int AS "deliveryFailed",
       count(*) FILTER (
-        WHERE (o.status = 'payment_failed' OR (o.status IN ('delivered', 'delivery_failed') AND i.order_id IS NOT NULL))
+        WHERE (o.status = 'payment_failed' OR (o.status IN ('delivered', 'delivery_failed') AND o.id = ANY(${billed}::uuid[])))
           AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.aggregate_id = o.id AND e.published_at IS NULL AND e.dead_at IS NULL)
       )::int AS settled
     FROM orders o
-    LEFT JOIN invoices i ON i.order_id = o.id
     WHERE o.id = ANY(${ids as string[]}::uuid[])`;
   return row ?? NO_STAGES;
 }

@@ -2,7 +2,6 @@
 // tick) and the queues' counts, wait for them to settle, then summarise and audit.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeInvoicesSql, openInvoicesSql } from '../audit/invoices-db.ts';
 import { runAudit } from '../audit/audit.ts';
 import { verdictLine } from '../audit/summary.ts';
 import type { Config } from '../config.ts';
@@ -29,26 +28,29 @@ export interface RunDeps {
   args: DemoArgs;
   config: Config;
   sql: Sql;
+  // The invoice service's database (INVOICES_DATABASE_URL), or the same pool as `sql`.
+  invoicesSql: Sql;
   queues: Queues;
   out: NodeJS.WriteStream;
   signal: AbortSignal; // aborted on Ctrl-C: stop placing and waiting, skip the audit
 }
 
-export async function runDemo({ args, config, sql, queues, out, signal }: RunDeps): Promise<number> {
+export async function runDemo(deps: RunDeps): Promise<number> {
+  const { args, config, sql, invoicesSql, queues, out, signal } = deps;
   out.write(`Demo: ${args.orders} orders at ${args.rate}/s to ${args.url} (seed ${args.seed}). Ctrl-C stops early.\n`);
   const failedAtStart = await readFailedCounts(queues);
 
   const stopPlacing = new AbortController();
   const { progress, done: placed } = startPlacing(args, AbortSignal.any([signal, stopPlacing.signal]));
-  await watchUntilSettled({ args, config, sql, queues, out, signal }, progress, stopPlacing, failedAtStart);
+  await watchUntilSettled(deps, progress, stopPlacing, failedAtStart);
   await placed;
 
-  const result = await buildResult(args, sql, queues, progress);
+  const result = await buildResult(args, sql, invoicesSql, queues, progress);
   out.write(`\n${formatSummary(result)}\n`);
   const hints = dashboardHints(result, config.ADMIN_USER, config.QUEUE_PREFIX);
   if (hints.length > 0) out.write(`\n${hints.join('\n')}\n`);
 
-  const auditOk = signal.aborted ? undefined : await auditWholeSystem(config, sql, queues, out);
+  const auditOk = signal.aborted ? undefined : await auditWholeSystem(config, sql, invoicesSql, queues, out);
   const outcome = conclude({ orders: args.orders, placed: result.placed, settled: result.stages.settled, timeoutS: args.timeoutS, auditOk, interrupted: signal.aborted });
   out.write(`\n${outcome.lines.join('\n')}\n`);
   return outcome.code;
@@ -128,7 +130,7 @@ function recordPlacement(progress: PlacingProgress, p: Placement): void {
 // Ctrl-C. Throws a SetupError when the database never shows the orders placed; placing is then
 // stopped, so the caller need not wait for the rest of the orders.
 async function watchUntilSettled(
-  { args, config, sql, queues, out, signal }: RunDeps,
+  { args, config, sql, invoicesSql, queues, out, signal }: RunDeps,
   progress: PlacingProgress,
   stopPlacing: AbortController,
   failedAtStart: Record<QueueName, number> | undefined,
@@ -154,7 +156,7 @@ async function watchUntilSettled(
     for (;;) {
       const answeredAll = progress.placedAll;
       const readIds = progress.ids.slice();
-      const [s, q] = await Promise.allSettled([readStages(sql, readIds), readQueueCounts(queues)]);
+      const [s, q] = await Promise.allSettled([readStages(sql, invoicesSql, readIds), readQueueCounts(queues)]);
       if (s.status === 'fulfilled') stages = s.value;
       if (q.status === 'fulfilled') queueCounts = q.value;
       const failure = [s, q].find((r) => r.status === 'rejected');
@@ -183,9 +185,9 @@ async function watchUntilSettled(
 }
 
 // The summary's figures, read once placing is done and the watching has ended.
-async function buildResult(args: DemoArgs, sql: Sql, queues: Queues, progress: PlacingProgress): Promise<DemoResult> {
+async function buildResult(args: DemoArgs, sql: Sql, invoicesSql: Sql, queues: Queues, progress: PlacingProgress): Promise<DemoResult> {
   const finalIds = progress.ids.slice();
-  const stages = await readStages(sql, finalIds);
+  const stages = await readStages(sql, invoicesSql, finalIds);
   return {
     url: args.url,
     seed: args.seed,
@@ -205,8 +207,7 @@ async function buildResult(args: DemoArgs, sql: Sql, queues: Queues, progress: P
 
 // Audits the whole system, not only the demo's orders, prints the verdict and any violations, and
 // returns whether the audit passed.
-async function auditWholeSystem(config: Config, sql: Sql, queues: Queues, out: NodeJS.WriteStream): Promise<boolean> {
-  const invoicesSql = openInvoicesSql(config, 'demo-audit');
+async function auditWholeSystem(config: Config, sql: Sql, invoicesSql: Sql, queues: Queues, out: NodeJS.WriteStream): Promise<boolean> {
   const report = await runAudit({
     sql,
     invoicesSql,
@@ -215,7 +216,7 @@ async function auditWholeSystem(config: Config, sql: Sql, queues: Queues, out: N
     lockDurationMs: config.WORKER_LOCK_DURATION_MS,
     outboxRetentionMs: config.OUTBOX_RETENTION_S * 1000,
     limit: AUDIT_ITEMS_SHOWN,
-  }).finally(() => closeInvoicesSql(invoicesSql));
+  });
   out.write(`\nAudit of the whole system (settle time ${AUDIT_SETTLE_MS / 1000} s): ${verdictLine(report)}\n`);
   const violations = auditViolations(report);
   if (violations.length > 0) out.write(`${violations.join('\n')}\n`);

@@ -19,3 +19,12 @@ export function insertInvoice(db: Db, i: { id: string; orderId: string; amountCe
        RETURNING number`,
   ];
 }
+
+// The invoice of an order, or null: what the order service shows in GET /orders/:id, asked of the
+// invoice service's database (its own, or the orders' one) rather than read from its table there.
+export async function findInvoiceOfOrder(db: Db, orderId: string): Promise<{ id: string; number: string; amount_cents: number; created_at: string } | null> {
+  const [row] = await db<{ invoice: { id: string; number: string; amount_cents: number; created_at: string } }[]>`
+    SELECT json_build_object('id', id, 'number', number, 'amount_cents', amount_cents, 'created_at', created_at) AS invoice
+    FROM invoices WHERE order_id = ${orderId}`;
+  return row?.invoice ?? null;
+}

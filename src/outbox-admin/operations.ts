@@ -1,10 +1,27 @@
 // What an operator can do to the outbox, shared by the admin API and `npm run outbox`.
 import type { Sql } from '../db/client.ts';
-import { findOutboxRow, listOutboxRows, markForReplay, requeueDeadRow, type OutboxListing } from '../db/outbox-admin.ts';
+import {
+  countPublishedInRange,
+  findOutboxRow,
+  findPublishedInRange,
+  listOutboxRows,
+  markForReplay,
+  requeueDeadRow,
+  type EventRange,
+  type OutboxListing,
+} from '../db/outbox-admin.ts';
 import type { Topology } from '../engine/topology.ts';
 import type { Queues } from '../redis/queues.ts';
 
 export type ReplayResult = { outcome: 'replayed'; removedJobs: string[] } | { outcome: 'pending'; detail: string } | { outcome: 'not_found' | 'dead' };
+
+export interface BulkReplayProgress {
+  done: number;
+  total: number;
+  replayed: number;
+  // Rows whose job is still waiting or running: nothing to replay yet.
+  pending: number;
+}
 
 export type RequeueResult = { outcome: 'requeued' } | { outcome: 'not_found' | 'not_dead' };
 
@@ -33,6 +50,27 @@ export function createOutboxOperations(sql: Sql, queues: Queues, topology: Topol
       if (!(await markForReplay(sql, id))) return { outcome: 'not_found' };
       wakeRelay();
       return { outcome: 'replayed', removedJobs };
+    },
+
+    // Every published event of one type written in a time range, again: for a route added after
+    // they were published (a new consumer that should see the history). One event at a time,
+    // with `onProgress` after each page; consumers that had an event already absorb it.
+    async replayRange(range: EventRange, onProgress: (p: BulkReplayProgress) => void = () => {}, pageSize = 500): Promise<BulkReplayProgress> {
+      const progress: BulkReplayProgress = { done: 0, total: await countPublishedInRange(sql, range), replayed: 0, pending: 0 };
+      let after: { createdAt: Date; id: string } | undefined;
+      for (;;) {
+        const page = await findPublishedInRange(sql, range, pageSize, after);
+        if (page.length === 0) break;
+        for (const row of page) {
+          const result = await this.replay(row.id);
+          progress.done++;
+          if (result.outcome === 'replayed') progress.replayed++;
+          else if (result.outcome === 'pending') progress.pending++;
+        }
+        after = { createdAt: page[page.length - 1]!.created_at, id: page[page.length - 1]!.id };
+        onProgress({ ...progress });
+      }
+      return progress;
     },
 
     async requeue(id: string): Promise<RequeueResult> {
