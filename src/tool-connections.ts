@@ -42,7 +42,7 @@ export async function checkToolConnections(config: Config, { sql, redis }: ToolC
     const [row] = await sql<{ outbox: string | null }[]>`SELECT to_regclass('outbox')::text AS outbox`;
     hasSchema = row?.outbox != null;
   } catch (err) {
-    throw new SetupError(`cannot reach Postgres at ${safeUrl(config.DATABASE_URL)}: ${(err as Error).message}. ${hint.database}`);
+    throw new SetupError(`cannot reach Postgres at ${safeUrl(config.DATABASE_URL)}: ${(err as Error).message}. ${hint.database}`, { cause: err });
   }
   if (!hasSchema) throw new SetupError(`the database at ${safeUrl(config.DATABASE_URL)} has no outbox table: ${hint.database}, or run npm run migrate.`);
   try {

@@ -46,7 +46,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       },
     }));
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message, { cause: err });
   }
   if (values.json === '') throw new UsageError('--json needs a file name');
   return {

@@ -20,7 +20,7 @@ export async function checkInvoicesSql(config: Config, sql: Sql): Promise<void> 
     const [row] = await sql<{ invoices: string | null }[]>`SELECT to_regclass('invoices')::text AS invoices`;
     hasTable = row?.invoices != null;
   } catch (err) {
-    throw new SetupError(`cannot reach the invoices database at ${url}: ${(err as Error).message}. Check INVOICES_DATABASE_URL and that Postgres is running`);
+    throw new SetupError(`cannot reach the invoices database at ${url}: ${(err as Error).message}. Check INVOICES_DATABASE_URL and that Postgres is running`, { cause: err });
   }
   if (!hasTable) throw new SetupError(`the database at ${url} has no invoices table: use the invoice service's INVOICES_DATABASE_URL, or run npm run migrate.`);
 }

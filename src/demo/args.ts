@@ -50,7 +50,7 @@ export function parseDemoArgs(argv: readonly string[], defaultUrl: string, rando
       },
     }));
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message, { cause: err });
   }
   const int = (flag: string, raw: string | undefined, fallback: number, min: number, max: number) =>
     raw === undefined ? fallback : checkRange(flag, parseWhole(flag, raw), min, max, raw);

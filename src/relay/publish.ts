@@ -86,12 +86,12 @@ export async function publishRows(rows: readonly OutboxRow[], deps: PublishDeps)
           entries.map((e) => e.job),
         );
       } catch (err) {
-        if (isInfrastructureError(err, deps.isRedisReady)) throw new RedisUnavailableError(describe(err));
+        if (isInfrastructureError(err, deps.isRedisReady)) throw new RedisUnavailableError(describe(err), { cause: err });
         for (const { row, job } of entries) {
           try {
             await deps.addBulk(queue, [job]);
           } catch (jobErr) {
-            if (isInfrastructureError(jobErr, deps.isRedisReady)) throw new RedisUnavailableError(describe(jobErr));
+            if (isInfrastructureError(jobErr, deps.isRedisReady)) throw new RedisUnavailableError(describe(jobErr), { cause: jobErr });
             failed.set(row.id, `adding to queue ${queue} failed: ${describe(jobErr)}`);
           }
         }

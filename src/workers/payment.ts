@@ -30,7 +30,7 @@ export function paymentConsumer(gateway: PaymentGateway): ConsumerSpec<OrderEven
         // record below gets the first charge back instead of a second one.
         charge = await gateway.charge({ idempotencyKey: step.event.id, orderId, amountCents: order.total_cents });
       } catch (err) {
-        if (err instanceof PaymentDeclinedError) throw new UnrecoverableError(err.message);
+        if (err instanceof PaymentDeclinedError) throw new UnrecoverableError(err.message); // BullMQ's error takes no cause: the message is all it keeps
         throw err;
       }
       crashPoint('after-charge');
