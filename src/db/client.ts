@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 
 export type Sql = postgres.Sql;
 export type TxSql = postgres.TransactionSql;
-// A query function takes either the pool or a transaction, so callers choose the transaction.
 export type ReservedSql = postgres.ReservedSql;
+// A query function takes the pool, a transaction or a reserved connection, so callers choose the transaction.
 export type Db = Sql | TxSql | ReservedSql;
 // A statement piece to nest in another (postgres.js fragments compose).
 export type Fragment = postgres.Fragment;
