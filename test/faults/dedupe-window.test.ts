@@ -3,38 +3,22 @@
 // job. Here completed jobs are removed (as their age runs out) and their rows re-published (as after
 // a relay crash between add and mark), under load: every consumer's inbox absorbs the message, so
 // there is no second effect.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { OutboxJobData } from '../../src/engine/events.ts';
 import { ORDER_TOPOLOGY, type QueueName } from '../../src/orders/topology.ts';
-import { createTestContext, waitFor, type TestContext } from '../support/context.ts';
-import { RoleCluster } from './support/cluster.ts';
+import { waitFor } from '../support/context.ts';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
 const FIRST = 100;
 const SECOND = 100;
 const REPUBLISHED = 30;
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  audit = openQueues(ctx);
-  cluster = new RoleCluster(faultEnv(ctx));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
-});
+const suite = faultSuite();
 
 describe('a row re-published after its completed job left Redis', () => {
   it('makes a new job that every consumer absorbs as a duplicate: no second effect', async () => {
+    const { ctx, cluster, audit } = suite;
     await cluster.startMany([['api'], ['relay'], ['worker']]);
     const first = await driveOrders({ urls: () => cluster.apiUrls(), count: FIRST, ratePerSec: 50, name: 'Before' }).done;
     expect(first.statuses).toEqual({ 201: FIRST });

@@ -3,38 +3,23 @@
 // order is charged its own total, once. The audit names the forged jobs as unexpected; once an
 // operator removed them, it is clean.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/audit.ts';
 import type { OutboxJobData } from '../../src/engine/index.ts';
-import { createTestContext, TEST_ADMIN_PASSWORD, waitFor, type TestContext } from '../support/context.ts';
-import { RoleCluster } from './support/cluster.ts';
+import { TEST_ADMIN_PASSWORD, waitFor } from '../support/context.ts';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv, LOCK_DURATION_MS } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, pendingJobs, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { LOCK_DURATION_MS } from './support/env.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, pendingJobs, settle } from './support/settle.ts';
 
 const FIRST = 20;
 const SECOND = 100;
 const auth = { authorization: `Basic ${Buffer.from(`admin:${TEST_ADMIN_PASSWORD}`).toString('base64')}`, 'content-type': 'application/json' };
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  audit = openQueues(ctx);
-  cluster = new RoleCluster(faultEnv(ctx));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
-});
+const suite = faultSuite();
 
 describe('jobs forged or edited from the dashboard', () => {
   it('change nothing the database does not say: each order charged its own total, once', async () => {
+    const { ctx, cluster, audit } = suite;
     const [api] = await cluster.startMany([['api'], ['relay']]); // no worker yet: the jobs wait
     const board = `${api!.url}/admin/queues/api/queues/payments`;
     const first = await driveOrders({ urls: () => cluster.apiUrls(), count: FIRST, ratePerSec: 40, name: 'Edited' }).done;

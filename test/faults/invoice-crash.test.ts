@@ -2,33 +2,16 @@
 // by kill -9 in the middle of a run: at its crash point before the inbox commit and from outside.
 // It is restarted each time; afterwards every paid order has exactly one invoice, in its database.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../support/context.ts';
-import { RoleCluster } from './support/cluster.ts';
+import { describe, expect, it } from 'vitest';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext({}, { separateInvoices: true });
-  audit = openQueues(ctx);
-  cluster = new RoleCluster(faultEnv(ctx, { WORKER_MAX_STALLED_COUNT: '20' }), { maxCrashes: 12 });
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
-});
+const suite = faultSuite({ servers: { separateInvoices: true }, env: { WORKER_MAX_STALLED_COUNT: '20' }, cluster: { maxCrashes: 12 } });
 
 describe('the invoice service killed while it bills', () => {
   it('bills every paid order once, in its own database', async () => {
+    const { ctx, cluster, audit } = suite;
     const [, , , invoices] = await cluster.startMany([
       ['api'],
       ['relay'],

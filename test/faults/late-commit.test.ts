@@ -3,37 +3,21 @@
 // are published; when it finally commits, its row is still published — rows are claimed by state,
 // not by "after the last one seen" — and the order is delivered like the others.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { insertOrderWithEvent, type PlacedOrder } from '../../src/db/orders.ts';
 import { eventInsert, newEvent } from '../../src/engine/events.ts';
-import { createTestContext, waitFor, type TestContext } from '../support/context.ts';
-import { RoleCluster } from './support/cluster.ts';
+import { waitFor } from '../support/context.ts';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
 const ORDERS = 150;
 const DRIVEN = 'Later'; // the driver's orders are named `Later <n>`
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  audit = openQueues(ctx);
-  cluster = new RoleCluster(faultEnv(ctx));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
-});
+const suite = faultSuite();
 
 describe('a transaction that commits after later ones', () => {
   it('still has its row published and its order delivered', async () => {
+    const { ctx, cluster, audit } = suite;
     await cluster.startMany([['api'], ['relay'], ['worker']]);
     const drive = driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 40, name: DRIVEN });
     await waitFor('the first orders to be placed', () => drive.finished() >= 20);

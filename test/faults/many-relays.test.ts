@@ -1,39 +1,18 @@
 // Fault 5: two, then three relays and several workers at once, each its own process. SKIP LOCKED
 // gives each relay its own rows: the relays' published counters add up to exactly the number of
 // rows (each published once), and the audit finds each effect once.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ORDER_TOPOLOGY } from '../../src/orders/topology.ts';
-import { createTestContext, type TestContext } from '../support/context.ts';
-import { RoleCluster, type RoleName, type RoleProcess } from './support/cluster.ts';
+import type { RoleName, RoleProcess } from './support/cluster.ts';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
 const ORDERS = 150;
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  audit = openQueues(ctx);
+const suite = faultSuite({
   // Small batches and several loops per relay: the relays really compete for rows.
-  cluster = new RoleCluster(faultEnv(ctx, { RELAY_BATCH_SIZE: '10', RELAY_CONCURRENCY: '2' }));
-  await cluster.startMany([
-    ['api'],
-    ['api'],
-    ['worker', { WORKER_QUEUES: 'payments' }],
-    ['worker', { WORKER_QUEUES: 'payments,deliveries' }],
-    ['worker', { WORKER_QUEUES: 'deliveries,invoices' }],
-  ]);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
+  env: { RELAY_BATCH_SIZE: '10', RELAY_CONCURRENCY: '2' },
+  start: [['api'], ['api'], ['worker', { WORKER_QUEUES: 'payments' }], ['worker', { WORKER_QUEUES: 'payments,deliveries' }], ['worker', { WORKER_QUEUES: 'deliveries,invoices' }]],
 });
 
 async function publishedBy(relay: RoleProcess): Promise<number> {
@@ -45,6 +24,7 @@ describe('several relays and workers at once', () => {
   it.each([2, 3])(
     '%i relays publish each row once; each effect happens once',
     async (n) => {
+      const { ctx, cluster, audit } = suite;
       const relays = await cluster.startMany(Array.from({ length: n }, (): [RoleName] => ['relay']));
       const result = await driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 60, name: `Relays${n}` }).done;
       expect(result.statuses).toEqual({ 201: ORDERS });

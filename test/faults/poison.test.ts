@@ -2,35 +2,19 @@
 // written (as another service might) while orders flow. The relay records attempts and the reason,
 // marks them dead after RELAY_MAX_ATTEMPTS, and keeps publishing the rows behind them meanwhile.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, waitFor, type TestContext } from '../support/context.ts';
-import { RoleCluster } from './support/cluster.ts';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/context.ts';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
 const ORDERS = 150;
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  audit = openQueues(ctx);
-  // Three tries, 1 s then 2 s apart: a poison row is retried for 3 s before it is dead.
-  cluster = new RoleCluster(faultEnv(ctx, { RELAY_MAX_ATTEMPTS: '3', RELAY_RETRY_BASE_MS: '1000', RELAY_MAX_PAYLOAD_BYTES: '2048' }));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
-});
+// Three tries, 1 s then 2 s apart: a poison row is retried for 3 s before it is dead.
+const suite = faultSuite({ env: { RELAY_MAX_ATTEMPTS: '3', RELAY_RETRY_BASE_MS: '1000', RELAY_MAX_PAYLOAD_BYTES: '2048' } });
 
 describe('poison outbox rows among the orders', () => {
   it('are marked dead with their reason and do not hold back the rows behind them', async () => {
+    const { ctx, cluster, audit } = suite;
     await cluster.startMany([['api'], ['relay'], ['worker']]);
     const drive = driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 40 });
     await waitFor('the first orders to be placed', () => drive.finished() >= 30);

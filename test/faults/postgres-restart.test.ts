@@ -3,43 +3,23 @@
 // back; every order acknowledged with 201 is delivered once. The Postgres is the test's own
 // cluster (initdb into a temp dir): the shared server on 5432 is never restarted.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, waitFor, type TestContext } from '../support/context.ts';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/context.ts';
 import { startNode } from '../support/processes.ts';
-import { RoleCluster } from './support/cluster.ts';
 import { driveOrders, latencySummary } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { startPrivatePostgres, type PrivatePostgres } from './support/private-postgres.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked, track } from './support/tracked.ts';
+import { faultSuite, privatePostgres } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
+import { track } from './support/tracked.ts';
 
 const ORDERS = 300;
 const OUTAGE_MS = 3000;
 const CONNECT_TIMEOUT_S = 2;
-let pg: PrivatePostgres;
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  pg = await startPrivatePostgres();
-  ctx = await createTestContext({}, { databaseUrl: pg.url });
-  audit = openQueues(ctx);
-  // Payments take a moment, so some are always in flight when Postgres goes away.
-  cluster = new RoleCluster(faultEnv(ctx, { PG_CONNECT_TIMEOUT_S: String(CONNECT_TIMEOUT_S), GATEWAY_LATENCY_MS: '100' }));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  if (pg && !pg.running()) await pg.start().catch(() => {}); // so cleanup can drop the database
-  await ctx?.cleanup().catch(() => {});
-  await pg?.destroy();
-});
+// Payments take a moment, so some are always in flight when Postgres goes away.
+const suite = faultSuite({ server: privatePostgres(), env: { PG_CONNECT_TIMEOUT_S: String(CONNECT_TIMEOUT_S), GATEWAY_LATENCY_MS: '100' } });
 
 describe('Postgres restarted under load', () => {
   it('answers 503 quickly while it is down, recovers by itself, and delivers every accepted order once', async () => {
+    const { ctx, cluster, audit, server: pg } = suite;
     await cluster.startMany([['api'], ['api'], ['relay'], ['worker'], ['worker']]);
     const drive = driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 40 });
     await waitFor('the first orders to be placed, with payments in flight', async () => drive.finished() >= 60 && (await audit.queues.payments.getActiveCount()) >= 2);
@@ -68,6 +48,7 @@ describe('Postgres restarted under load', () => {
   }, 120_000);
 
   it('does not take a process down when a connection dies under a transaction (porsager/postgres#1208)', async () => {
+    const { ctx } = suite;
     // Deterministic form of what killed a relay above now and then before patches/postgres.mjs.
     const child = track(startNode('test/faults/support/closed-transaction.ts', { DATABASE_URL: ctx.env.DATABASE_URL! }));
     const exit = await child.exited;

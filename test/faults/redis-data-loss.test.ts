@@ -3,45 +3,24 @@
 // published rows whose jobs Redis no longer has and no consumer recorded (RECONCILE_AFTER_MS after
 // publication) and hands them back to the relay; jobId and the inbox keep every effect single.
 // The Redis is the test's own, without persistence: a restart comes back empty.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, waitFor, type TestContext } from '../support/context.ts';
-import { RoleCluster } from './support/cluster.ts';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/context.ts';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { startPrivateRedis, type PrivateRedis } from './support/private-redis.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite, privateRedis } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
-let redis: PrivateRedis;
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  redis = await startPrivateRedis({ persistent: false });
-  ctx = await createTestContext({}, { redisUrl: redis.url });
-  ctx.redis.on('error', () => {}); // the context's own connection sees the restarts too
-  audit = openQueues(ctx);
-  // Payments slower than the orders arrive (8 at a time, 250 ms each), so under load jobs wait in
-  // Redis when it loses them.
-  cluster = new RoleCluster(faultEnv(ctx, { GATEWAY_LATENCY_MS: '250' }));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  if (redis && !redis.running()) await redis.start().catch(() => {});
-  await ctx?.cleanup();
-  await redis?.stop();
-});
+// Payments slower than the orders arrive (8 at a time, 250 ms each), so under load jobs wait in
+// Redis when it loses them.
+const suite = faultSuite({ server: privateRedis({ persistent: false }), env: { GATEWAY_LATENCY_MS: '250' } });
 
 async function republishedAmong(ids: string[]): Promise<number> {
+  const { ctx } = suite;
   const [row] = await ctx.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox WHERE aggregate_id = ANY(${ids}::uuid[]) AND republished > 0`;
   return row!.n;
 }
 
 async function publishedCreated(ids: string[]): Promise<number> {
+  const { ctx } = suite;
   const [row] = await ctx.sql<{ n: number }[]>`
     SELECT count(*)::int AS n FROM outbox WHERE aggregate_id = ANY(${ids}::uuid[]) AND event_type = 'order.created' AND published_at IS NOT NULL`;
   return row!.n;
@@ -49,6 +28,7 @@ async function publishedCreated(ids: string[]): Promise<number> {
 
 describe('Redis losing its data', () => {
   it('after a restart without persistence, with every job still waiting: all re-published, each order done once', async () => {
+    const { ctx, cluster, audit, server: redis } = suite;
     await cluster.startMany([['api'], ['relay']]); // no worker yet: the jobs wait in Redis
     const result = await driveOrders({ urls: () => cluster.apiUrls(), count: 100, ratePerSec: 50, name: 'Restart' }).done;
     expect(result.statuses).toEqual({ 201: 100 });
@@ -70,6 +50,7 @@ describe('Redis losing its data', () => {
   }, 90_000);
 
   it('after FLUSHALL under load: nothing lost, nothing doubled', async () => {
+    const { ctx, cluster, audit, server: redis } = suite;
     const drive = driveOrders({ urls: () => cluster.apiUrls(), count: 150, ratePerSec: 40, name: 'Flush' });
     await waitFor('some orders to be delivered while others wait', async () => {
       const [row] = await ctx.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM orders WHERE customer_name LIKE 'Flush %' AND status = 'delivered'`;
@@ -86,6 +67,7 @@ describe('Redis losing its data', () => {
   }, 90_000);
 
   it('after a failover to an empty server under load: nothing lost, nothing doubled', async () => {
+    const { ctx, cluster, audit, server: redis } = suite;
     const drive = driveOrders({ urls: () => cluster.apiUrls(), count: 150, ratePerSec: 40, name: 'Failover' });
     await waitFor('some orders to be placed and waiting', async () => drive.finished() >= 50 && (await audit.queues.payments.getWaitingCount()) >= 10);
     // The same address now answers from an empty server, as after a failover to a replica that had nothing.

@@ -3,41 +3,19 @@
 // answering 201; the relay backs off and publishes the backlog once Redis is back; nothing is lost.
 // The Redis is the test's own (the shared one on 6379 is never stopped).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, waitFor, type TestContext } from '../support/context.ts';
-import { RoleCluster } from './support/cluster.ts';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/context.ts';
 import { driveOrders, latencySummary } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { startPrivateRedis, type PrivateRedis } from './support/private-redis.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite, privateRedis } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
 const ORDERS = 240;
 const OUTAGE_MS = 4000;
-let redis: PrivateRedis;
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  redis = await startPrivateRedis({ persistent: true });
-  ctx = await createTestContext({}, { redisUrl: redis.url });
-  ctx.redis.on('error', () => {}); // the context's own connection sees the outage too
-  audit = openQueues(ctx);
-  cluster = new RoleCluster(faultEnv(ctx));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  if (redis && !redis.running()) await redis.start().catch(() => {}); // so cleanup can remove the test's keys
-  await ctx?.cleanup();
-  await redis?.stop();
-});
+const suite = faultSuite({ server: privateRedis({ persistent: true }) });
 
 describe('Redis stopped for several seconds under load', () => {
   it('keeps POST /orders answering 201, and loses nothing once Redis is back', async () => {
+    const { ctx, cluster, audit, server: redis } = suite;
     await cluster.startMany([['api'], ['api'], ['relay'], ['worker']]);
     const drive = driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 40 });
     await waitFor('the first orders to be placed', () => drive.finished() >= 40);

@@ -2,35 +2,18 @@
 // mark (FAULT_INJECTION relay-after-add) and at random moments from outside — and is restarted
 // each time. Rows added but not marked are added again (a no-op by jobId); nothing is lost.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../support/context.ts';
-import { RoleCluster } from './support/cluster.ts';
+import { describe, expect, it } from 'vitest';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
 const ORDERS = 150;
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  audit = openQueues(ctx);
-  // Small batches, so a backlog built while the relay is down is published over several batches.
-  cluster = new RoleCluster(faultEnv(ctx, { RELAY_BATCH_SIZE: '25' }), { maxCrashes: 30 });
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
-});
+// Small batches, so a backlog built while the relay is down is published over several batches.
+const suite = faultSuite({ env: { RELAY_BATCH_SIZE: '25' }, cluster: { maxCrashes: 30 } });
 
 describe('a relay killed while it publishes', () => {
   it('is restarted and publishes every row; each order is paid, delivered and invoiced once', async () => {
+    const { ctx, cluster, audit } = suite;
     const [, relay] = await cluster.startMany([['api'], ['relay'], ['worker']]);
 
     // Phase 1: kill -9 from outside, at a random moment of each of four incarnations, while orders arrive.

@@ -1,33 +1,17 @@
 // Fault 11: an operator runs the replay tool (`npm run outbox -- replay <id>`) on events every
 // consumer already handled, while orders keep flowing. The events are published again; each
 // consumer's inbox absorbs them and logs a duplicate; there is no second effect.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, waitFor, type TestContext } from '../support/context.ts';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/context.ts';
 import { startNode } from '../support/processes.ts';
-import { RoleCluster } from './support/cluster.ts';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked, track } from './support/tracked.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
+import { track } from './support/tracked.ts';
 
 const FIRST = 100;
 const SECOND = 80;
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  audit = openQueues(ctx);
-  cluster = new RoleCluster(faultEnv(ctx));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
-});
+const suite = faultSuite();
 
 interface DuplicateLine {
   msg: string;
@@ -37,6 +21,7 @@ interface DuplicateLine {
 
 describe('the replay tool on events already processed', () => {
   it('publishes them again; every consumer logs a duplicate and nothing happens twice', async () => {
+    const { ctx, cluster, audit } = suite;
     // The worker logs at info: its "duplicate message absorbed by the inbox" lines are asserted.
     const [, , worker] = await cluster.startMany([['api'], ['relay'], ['worker', { LOG_LEVEL: 'info' }]]);
     const first = await driveOrders({ urls: () => cluster.apiUrls(), count: FIRST, ratePerSec: 50, name: 'Replayed' }).done;

@@ -2,38 +2,25 @@
 // grace period (exit 0: the grace timer exits 1) — the API after its in-flight requests, the relay
 // after its batch, a worker after its active jobs — and is started again; nothing is lost. A second
 // SIGTERM forces the exit at once, and the jobs it abandoned are recovered by another worker.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, waitFor, type TestContext } from '../support/context.ts';
-import { RoleCluster, type RoleName, type RoleProcess } from './support/cluster.ts';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/context.ts';
+import type { RoleName, RoleProcess } from './support/cluster.ts';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
 const ORDERS = 100;
 const GRACE_MS = 4000;
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  audit = openQueues(ctx);
+const suite = faultSuite({
   // Payments take a moment, so a worker always has some in hand when the signal comes.
-  cluster = new RoleCluster(faultEnv(ctx, { SHUTDOWN_GRACE_MS: String(GRACE_MS), GATEWAY_LATENCY_MS: '200' }));
-  await cluster.startMany([['api'], ['api'], ['relay'], ['relay'], ['worker'], ['worker']]);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
+  env: { SHUTDOWN_GRACE_MS: String(GRACE_MS), GATEWAY_LATENCY_MS: '200' },
+  start: [['api'], ['api'], ['relay'], ['relay'], ['worker'], ['worker']],
 });
 
 // Orders from a careful client: on a refused connection or a 503 it retries, same Idempotency-Key,
 // on the next API, so every order it means to place is placed once.
 function drive(name: string) {
+  const { cluster } = suite;
   return driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 30, name, retry: { maxAttempts: 40, pauseMs: 100 } });
 }
 
@@ -64,6 +51,7 @@ function readBackToBack(url: string) {
 }
 
 async function settleAndCheck(name: string, accepted: string[]): Promise<void> {
+  const { ctx, audit } = suite;
   const report = await settle(ctx, audit.queues);
   expect(report.counts).toMatchObject({ ...NO_VIOLATIONS, stuck: 0 });
   expect(await notExactlyOnce(ctx, accepted)).toEqual([]);
@@ -76,6 +64,7 @@ describe('SIGTERM under load', () => {
   it.each<RoleName>(['api', 'relay', 'worker'])(
     'stops the %s cleanly within the grace period, and nothing is lost',
     async (role) => {
+      const { cluster, audit } = suite;
       const target = cluster.of(role)[0]!;
       const name = `Term ${role}`;
       const orders = drive(name);
@@ -119,6 +108,7 @@ describe('SIGTERM under load', () => {
   );
 
   it('exits at once on a second SIGTERM; the payments it abandoned are recovered by another worker', async () => {
+    const { cluster, audit } = suite;
     // The only payments worker for now: slow, with a long grace, logging at info ("shutting down").
     const regular = cluster.of('worker').filter((w) => w.alive());
     for (const w of regular) expect((await cluster.sigterm(w)).code).toBe(0);

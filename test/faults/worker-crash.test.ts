@@ -2,42 +2,25 @@
 // inbox transaction commits (FAULT_INJECTION after-charge, before-inbox-commit) — and are
 // restarted. Their jobs stall, come back, and run again: the gateway's idempotency key (the
 // message id) returns the first charge, so every order is charged once, always.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../support/context.ts';
-import { RoleCluster } from './support/cluster.ts';
+import { describe, expect, it } from 'vitest';
 import { driveOrders } from './support/driver.ts';
-import { faultEnv } from './support/env.ts';
-import { NO_VIOLATIONS, notExactlyOnce, openQueues, settle, type AuditQueues } from './support/settle.ts';
-import { killAllTracked } from './support/tracked.ts';
+import { faultSuite } from './support/fixture.ts';
+import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
 
-let ctx: TestContext;
-let cluster: RoleCluster;
-let audit: AuditQueues;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-  audit = openQueues(ctx);
-  cluster = new RoleCluster(
-    faultEnv(ctx, {
-      // A little gateway latency, so a crash finds other payments in flight too.
-      GATEWAY_LATENCY_MS: '20',
-      // A job may be caught in several crashes (every active job of a dying worker stalls); it
-      // must come back each time rather than fail as "stalled more than allowable limit".
-      WORKER_MAX_STALLED_COUNT: '20',
-    }),
-    { maxCrashes: 10 },
-  );
-});
-
-afterAll(async () => {
-  await cluster?.close();
-  await killAllTracked();
-  await audit?.close();
-  await ctx?.cleanup();
+const suite = faultSuite({
+  env: {
+    // A little gateway latency, so a crash finds other payments in flight too.
+    GATEWAY_LATENCY_MS: '20',
+    // A job may be caught in several crashes (every active job of a dying worker stalls); it
+    // must come back each time rather than fail as "stalled more than allowable limit".
+    WORKER_MAX_STALLED_COUNT: '20',
+  },
+  cluster: { maxCrashes: 10 },
 });
 
 describe('workers killed in the middle of a payment', () => {
   it('charge every order once and finish every order', async () => {
+    const { ctx, cluster, audit } = suite;
     const workers = await cluster
       .startMany([['api'], ['relay'], ['worker', { FAULT_INJECTION: 'after-charge:0.3' }], ['worker', { FAULT_INJECTION: 'after-charge:0.2,before-inbox-commit:0.2' }]])
       .then((p) => p.slice(2));
