@@ -3,6 +3,7 @@
 // It is restarted each time; afterwards every paid order has exactly one invoice, in its database.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/context.ts';
 import { driveOrders } from './support/driver.ts';
 import { faultSuite } from './support/fixture.ts';
 import { NO_VIOLATIONS, notExactlyOnce, settle } from './support/settle.ts';
@@ -21,8 +22,11 @@ describe('the invoice service killed while it bills', () => {
     const run = driveOrders({ urls: () => cluster.apiUrls(), count: 150, ratePerSec: 40, name: 'Billed' });
     for (let kills = 0; kills < 2; kills++) {
       await cluster.waitReady(invoices!);
-      await sleep(300 + Math.random() * 700);
+      await sleep(300 + Math.random() * 700); // a random moment of this incarnation
+      const before = invoices!.crashes;
       cluster.kill9(invoices!);
+      // The kill counts once its exit is recorded (asynchronously); wait for it, not for luck.
+      await waitFor('the killed invoice process to be seen exiting', () => invoices!.crashes > before);
     }
     const result = await run.done;
     expect(result.statuses).toEqual({ 201: 150 });
