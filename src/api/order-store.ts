@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Sql } from '../db/client.ts';
 import { completeIdempotencyKey } from '../db/idempotency.ts';
 import { findOrderDetails, insertOrderWithEvent, listOrders, type OrderDetails, type OrderPageQuery, type OrderRow, type PlacedOrder } from '../db/orders.ts';
-import type { EventHeaders, OutboxEngine } from '../engine/index.ts';
+import { createGroupCommit, type EventHeaders, type OutboxEngine } from '../engine/index.ts';
 import { createIdempotencyKeys, type KeyClaim } from './idempotency.ts';
 import type { OrderEventType } from '../orders/topology.ts';
 import type { CreateOrderInput } from './schemas.ts';
@@ -32,19 +32,27 @@ export function totalCents(input: CreateOrderInput): number {
 export type OrderOutbox = Pick<OutboxEngine<OrderEventType>, 'newEvent' | 'eventInsert' | 'wakeRelay'>;
 
 // `invoiceOf` asks the invoice service for an order's invoice (it may keep its own database).
+// `groupCommit` (default on): orders without an Idempotency-Key placed at the same moment commit
+// in one transaction, each still its own statement with its own answer (engine/group-commit.ts).
+// A keyed order keeps a transaction of its own, so a key conflict concerns it alone.
 export function createOrderStore(
   sql: Sql,
   outbox: OrderOutbox,
-  options: { idempotencyKeyTtlS?: number; invoiceOf?: (orderId: string) => Promise<OrderDetails['invoice']> } = {},
+  options: {
+    idempotencyKeyTtlS?: number;
+    invoiceOf?: (orderId: string) => Promise<OrderDetails['invoice']>;
+    groupCommit?: false | { onBatch?: (size: number) => void };
+  } = {},
 ): OrderStore {
-  const { idempotencyKeyTtlS = 86400, invoiceOf = async () => null } = options;
+  const { idempotencyKeyTtlS = 86400, invoiceOf = async () => null, groupCommit = {} } = options;
   const keys = createIdempotencyKeys(sql, idempotencyKeyTtlS);
+  const together = groupCommit ? createGroupCommit(sql, groupCommit.onBatch) : undefined;
   const insertOrder = (db: Db, input: CreateOrderInput, headers: EventHeaders): Promise<PlacedOrder> => {
     const orderId = randomUUID();
     const total = totalCents(input);
     const event = outbox.newEvent('order.created', { type: 'order', id: orderId }, { order_id: orderId, total_cents: total }, headers);
     const order = { id: orderId, customer_name: input.customer_name, address: input.address, items: input.items, total_cents: total };
-    return insertOrderWithEvent(db, order, outbox.eventInsert(db, event));
+    return insertOrderWithEvent(db, order, outbox.eventInsert(db, event), db === sql ? together : undefined);
   };
   return {
     async place(input, headers, keyed) {

@@ -47,16 +47,27 @@ export interface NewOrder {
 
 export type PlacedOrder = OrderRow & { event_id: string };
 
-// Writes the order and its order.created event in one statement: one round trip, one transaction.
+// The order and its order.created event as one statement: one round trip, one transaction.
 // `eventInsert` is the engine's outbox insert (engine.eventInsert), a fragment that returns `id`.
-export async function insertOrderWithEvent(db: Db, order: NewOrder, eventInsert: Fragment): Promise<PlacedOrder> {
-  const [row] = await db<PlacedOrder[]>`
+export function orderWithEventStatement(db: Db, order: NewOrder, eventInsert: Fragment): Fragment {
+  return db`
     WITH inserted AS (
       INSERT INTO orders (id, customer_name, address, items, total_cents)
       VALUES (${order.id}, ${order.customer_name}, ${order.address}, ${asJson(db, order.items)}, ${order.total_cents})
       RETURNING *
     ), event AS (${eventInsert})
     SELECT inserted.*, event.id AS event_id FROM inserted, event`;
+}
+
+// Runs it; `run` may be the engine's group commit (engine/group-commit.ts), which commits the
+// orders placed at the same moment together.
+export async function insertOrderWithEvent(
+  db: Db,
+  order: NewOrder,
+  eventInsert: Fragment,
+  run: (s: { fragment: Fragment }) => Promise<PlacedOrder[]> = (s) => db<PlacedOrder[]>`${s.fragment}`,
+): Promise<PlacedOrder> {
+  const [row] = await run({ fragment: orderWithEventStatement(db, order, eventInsert) });
   if (!row) throw new Error('order insert returned no row');
   return row;
 }

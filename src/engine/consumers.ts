@@ -11,7 +11,9 @@ import { createWorkerConnection, type RedisTarget } from '../redis/connection.ts
 import { inSpan, traceIdOf } from '../tracing.ts';
 import type { OutboxJobData } from './events.ts';
 import type { Signer } from './signing.ts';
-import { createStep, loadEvent, type Step, type StepResult, type Trust } from './step.ts';
+import { createEventLoader } from './load.ts';
+import { createGroupCommit } from './group-commit.ts';
+import { createStep, type RunRecorded, type Step, type StepResult, type Trust } from './step.ts';
 import type { Topology } from './topology.ts';
 
 export interface ConsumerSpec<E extends string = string, Q extends string = string, C = unknown> {
@@ -64,17 +66,21 @@ export function isFinalAttempt(job: Pick<Job, 'attemptsMade' | 'opts'>, err: unk
   return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
-// One job through one consumer: load, dedupe, handle, give up on the last failed attempt.
-export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps): (job: Job<OutboxJobData>) => Promise<StepResult> {
+// One job through one consumer: load, dedupe, handle, give up on the last failed attempt. The
+// loads of this consumer's jobs, and the recorded steps of every consumer sharing `runRecorded`,
+// are batched with those of the jobs running at the same moment.
+export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps, runRecorded: RunRecorded = recorderFor(deps)): (job: Job<OutboxJobData>) => Promise<StepResult> {
   const consumer = consumerName(spec, deps.topology);
-  const load = { consumer, trust: spec.trust, accepts: spec.accepts, context: spec.context };
+  const load = createEventLoader(deps.sql, { consumer, trust: spec.trust, accepts: spec.accepts, context: spec.context }, deps.signer, (n) =>
+    deps.metrics.batchSize.observe({ statement: 'load' }, n),
+  );
   const onEmitted = (types: readonly string[]) => {
     if (types.some((t) => deps.topology.isRouted(t))) deps.wakeRelay();
   };
   return async (job) => {
-    const loaded = await loadEvent(deps.sql, load, job.id, job.data, deps.signer);
+    const loaded = await load(job.id, job.data);
     if (loaded.processed) return { outcome: 'duplicate' };
-    const { step, wakeForInserted } = createStep(deps.sql, consumer, loaded, job.attemptsMade, onEmitted);
+    const { step, wakeForInserted } = createStep(deps.sql, consumer, loaded, job.attemptsMade, { runRecorded, onEmitted });
     try {
       return await spec.handle(step);
     } catch (err) {
@@ -87,16 +93,22 @@ export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps): (job: J
   };
 }
 
+const recorderFor = (deps: ConsumerDeps): RunRecorded => {
+  const commit = createGroupCommit(deps.sql, (n) => deps.metrics.batchSize.observe({ statement: 'record' }, n));
+  return async (statement) => (await commit(statement))[0]!;
+};
+
 export const consumerName = (spec: ConsumerSpec, topology: Topology) => spec.name ?? topology.consumerOf(spec.queue);
 
 export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDeps): Consumers {
   const { settings, log } = deps;
   const clusters: Cluster[] = []; // a Cluster handed to a Worker is shared, not owned: we close it
   const outage = throttledWarning(log, 30_000);
+  const runRecorded = recorderFor(deps); // one per pool: every queue's steps commit together
   const workers = specs.map((spec) => {
     const connection = createWorkerConnection(settings);
     if (connection instanceof Cluster) clusters.push(connection);
-    const worker = new Worker<OutboxJobData, StepResult>(spec.queue, jobProcessor(spec, deps, outage), {
+    const worker = new Worker<OutboxJobData, StepResult>(spec.queue, jobProcessor(spec, deps, outage, runRecorded), {
       connection,
       prefix: settings.QUEUE_PREFIX,
       concurrency: settings.WORKER_CONCURRENCY,
@@ -140,10 +152,10 @@ function throttledWarning(log: Logger, everyMs: number) {
 
 // The BullMQ processor of one consumer: a CONSUMER span, the metrics and the log line around the
 // engine's processing, and the Postgres-outage rule.
-function jobProcessor(spec: ConsumerSpec, deps: ConsumerDeps, outage: ReturnType<typeof throttledWarning>): Processor<OutboxJobData, StepResult> {
+function jobProcessor(spec: ConsumerSpec, deps: ConsumerDeps, outage: ReturnType<typeof throttledWarning>, runRecorded: RunRecorded): Processor<OutboxJobData, StepResult> {
   const { queue } = spec;
   const { log, metrics, settings } = deps;
-  const run = createProcessor(spec, deps);
+  const run = createProcessor(spec, deps, runRecorded);
   const done = `${consumerName(spec, deps.topology)} `;
   return (job, token) =>
     inSpan(`process ${queue}`, 'consumer', job.data?.headers ?? {}, async () => {

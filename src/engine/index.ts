@@ -20,6 +20,7 @@ import type { Topology } from './topology.ts';
 
 export type { ConsumerSpec, Consumers } from './consumers.ts';
 export { isFinalAttempt } from './consumers.ts';
+export { createGroupCommit, type GroupCommit } from './group-commit.ts';
 export type { EventHeaders, NewEvent, OutboxJobData } from './events.ts';
 export { storedHeaders } from './events.ts';
 export type { PruneTask } from '../relay/retention.ts';

@@ -4,11 +4,8 @@
 //   record():      one statement built from the handler's CTEs, the inbox CTE and the outbox
 //                  inserts: one round trip, the fast path.
 //   transaction(): a postgres.js transaction for effects that need several statements or reads.
-import { UnrecoverableError } from 'bullmq';
 import type { Db, Fragment, Sql, TxSql } from '../db/client.ts';
-import { eventInsert, newEvent, type EventHeaders, type NewEvent, type OutboxJobData } from './events.ts';
-import type { Signer } from './signing.ts';
-import { isUuid } from './uuid.ts';
+import { eventInsert, newEvent, type EventHeaders, type NewEvent } from './events.ts';
 
 export interface ConsumedEvent<E extends string = string> {
   id: string;
@@ -55,62 +52,6 @@ export interface Step<E extends string = string, C = unknown> {
 
 export type Trust = 'outbox' | 'signature';
 
-export interface LoadSpec {
-  consumer: string;
-  trust: Trust;
-  accepts: readonly string[];
-  // A SELECT returning at most one row, correlated on `e` (e.id, e.aggregate_id).
-  context?: ((db: Db) => Fragment) | undefined;
-}
-
-interface LoadedRow {
-  event_id?: string;
-  event_type?: string;
-  aggregate_type?: string;
-  aggregate_id?: string;
-  payload?: Record<string, unknown>;
-  headers?: EventHeaders;
-  processed: boolean;
-  context: unknown;
-}
-
-// The event a job stands for, as far as it can be trusted, with this consumer's inbox check and
-// the handler's context, in one statement.
-export async function loadEvent(sql: Sql, spec: LoadSpec, jobId: string | undefined, data: Partial<OutboxJobData> | undefined, signer?: Signer) {
-  const id = data?.outboxId ?? jobId;
-  if (!isUuid(id)) throw new UnrecoverableError(`job ${jobId} names no outbox event; jobs must be added by the relay`);
-  const processed = sql`EXISTS (SELECT 1 FROM processed_messages m WHERE m.consumer = ${spec.consumer} AND m.message_id = e.id) AS processed`;
-  const context = spec.context ? sql`(SELECT to_json(ctx) FROM (${spec.context(sql)}) ctx)` : sql`NULL::json`;
-  let event: ConsumedEvent;
-  let row: LoadedRow | undefined;
-  if (spec.trust === 'outbox') {
-    [row] = await sql<LoadedRow[]>`
-      SELECT e.id AS event_id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload, e.headers, ${processed}, ${context} AS context
-      FROM outbox e WHERE e.id = ${id}`;
-    if (!row) throw new UnrecoverableError(`no outbox event ${id}: the job was not added by the relay`);
-    event = { id, type: row.event_type!, aggregateType: row.aggregate_type!, aggregateId: row.aggregate_id!, payload: row.payload ?? {}, headers: row.headers ?? {} };
-  } else {
-    event = verifiedEvent(id, data, signer);
-    [row] = await sql<LoadedRow[]>`
-      SELECT ${processed}, ${context} AS context
-      FROM (SELECT ${event.id}::uuid AS id, ${event.aggregateId}::uuid AS aggregate_id) e`;
-  }
-  if (!spec.accepts.includes(event.type)) throw new UnrecoverableError(`outbox event ${id} is ${event.type}; this consumer takes ${spec.accepts.join(', ')}`);
-  return { event, processed: row!.processed, context: row!.context };
-}
-
-function verifiedEvent(id: string, data: Partial<OutboxJobData> | undefined, signer: Signer | undefined): ConsumedEvent {
-  if (!signer) throw new Error('a consumer that trusts signatures needs the signing key (OUTBOX_SIGNING_KEY)');
-  const fields = { outboxId: id, eventType: String(data?.eventType), aggregateType: data?.aggregateType, aggregateId: String(data?.aggregateId), payload: data?.payload };
-  const problem = signer.problem(fields, data?.signature);
-  if (problem) throw new UnrecoverableError(`event ${id} refused: ${problem}`);
-  if (!isUuid(data?.aggregateId) || typeof data.payload !== 'object' || data.payload === null) {
-    throw new UnrecoverableError(`event ${id} refused: it names no aggregate or carries no payload`);
-  }
-  const payload = data.payload as Record<string, unknown>;
-  return { id, type: fields.eventType, aggregateType: data.aggregateType ?? '', aggregateId: data.aggregateId, payload, headers: data.headers ?? {} };
-}
-
 // The recorded step as one statement: inbox, the handler's CTEs, the next events, the result.
 export function recordedStatement(db: Db, consumer: string, messageId: string, step: RecordedStep): Fragment {
   const effects = step.effects.map(([name, statement]) => db`, ${db(name)} AS (${statement})`);
@@ -128,13 +69,18 @@ export function recordedStatement(db: Db, consumer: string, messageId: string, s
     SELECT EXISTS (SELECT 1 FROM inbox) AS fresh ${step.select ? db`, ${step.select}` : db``}`;
 }
 
+// Runs a recorded step's statement and resolves with its one row: alone, or with the statements of
+// the steps recorded at the same moment in one transaction (engine/group-commit.ts).
+export type RunRecorded = (statement: { fragment: Fragment }) => Promise<Record<string, unknown>>;
+
 export function createStep<E extends string, C>(
   sql: Sql,
   consumer: string,
   loaded: { event: ConsumedEvent; context: unknown },
   attemptsMade: number,
-  onEmitted: (types: readonly string[]) => void,
+  hooks: { runRecorded: RunRecorded; onEmitted: (types: readonly string[]) => void },
 ): { step: Step<E, C>; wakeForInserted: () => void } {
+  const { onEmitted } = hooks;
   const { event } = loaded;
   const inserted: string[] = [];
   const step: Step<E, C> = {
@@ -144,7 +90,7 @@ export function createStep<E extends string, C>(
     attemptsMade,
     next: (type, payload, aggregate = { type: event.aggregateType, id: event.aggregateId }) => newEvent(type, aggregate, payload, event.headers),
     async record<R extends object>(step: RecordedStep) {
-      const [row] = await recordedStatement(sql, consumer, event.id, step);
+      const row = await hooks.runRecorded({ fragment: recordedStatement(sql, consumer, event.id, step) });
       const result = row as { fresh: boolean } & R;
       if (result.fresh) onEmitted((step.emit ?? []).map((e) => e.event.type));
       return result;

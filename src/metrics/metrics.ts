@@ -69,6 +69,14 @@ function makeConsumerMetrics(registry: Registry) {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    // Group commit (src/engine/batch.ts): how many jobs shared each load and each recording commit.
+    batchSize: new Histogram({
+      name: 'consumer_batch_size',
+      help: 'Jobs served by one statement (load) or one commit (record) of the consumers',
+      labelNames: ['statement'] as const,
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers,
+    }),
   };
 }
 

@@ -1,0 +1,62 @@
+// Group commit for the consumers of one process: the loads and the recorded steps of jobs that run
+// at the same time share statements. A batch goes out as soon as fewer than `maxInFlight` batches
+// are running, so a lone job never waits for a window; while batches run, new work queues up and
+// leaves as the next batch. Batches form by themselves under load and cost nothing without it.
+//
+// One item's failure never fails its neighbours: when a batch of several fails, each item runs on
+// its own (runOne), and only the item that is really wrong gets its error.
+
+export interface BatchOptions {
+  maxBatch: number;
+  maxInFlight: number;
+  // An error that says nothing about any one item (Postgres unreachable): every item of the batch
+  // gets it at once, instead of each trying alone.
+  sharedFailure?: (err: unknown) => boolean;
+  // Told the size of each batch sent (the consumer_batch_size metric).
+  onBatch?: (size: number) => void;
+}
+
+interface Waiting<I, O> {
+  item: I;
+  resolve: (value: O) => void;
+  reject: (err: unknown) => void;
+}
+
+export function createBatcher<I, O>(runMany: (items: I[]) => Promise<O[]>, runOne: (item: I) => Promise<O>, options: BatchOptions): (item: I) => Promise<O> {
+  const queue: Array<Waiting<I, O>> = [];
+  let inFlight = 0;
+
+  const settleAlone = (w: Waiting<I, O>) => runOne(w.item).then(w.resolve, w.reject);
+
+  const flush = () => {
+    while (inFlight < options.maxInFlight && queue.length > 0) {
+      const batch = queue.splice(0, options.maxBatch);
+      inFlight++;
+      options.onBatch?.(batch.length);
+      const sent: Promise<unknown> =
+        batch.length === 1
+          ? settleAlone(batch[0]!)
+          : runMany(batch.map((w) => w.item)).then(
+              (results) => {
+                for (const [i, w] of batch.entries()) w.resolve(results[i]!);
+              },
+              // Any item may be the one that failed the batch: each runs alone and keeps its own outcome.
+              (err: unknown) => {
+                if (!options.sharedFailure?.(err)) return Promise.all(batch.map(settleAlone));
+                for (const w of batch) w.reject(err);
+                return undefined;
+              },
+            );
+      void sent.finally(() => {
+        inFlight--;
+        flush();
+      });
+    }
+  };
+
+  return (item: I) =>
+    new Promise<O>((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      flush();
+    });
+}
