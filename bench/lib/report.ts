@@ -13,7 +13,8 @@ export const TARGETS: Record<string, { op: Op; target: number; what: string }> =
   sustained_over_commit_budget: { op: '>=', target: 0.6, what: 'sustained delivered orders/s ÷ (B_tx ÷ 4)' },
   wakeup_on_over_off: { op: '>=', target: 0.95, what: 'API orders/s, relay wake-up on ÷ off' },
   sustained_over_graphile: { op: '>=', target: 3, what: 'sustained delivered orders/s ÷ graphile-worker peer' },
-  delivered_p99_over_graphile: { op: '<=', target: 0.5, what: 'order → delivered p99 ÷ graphile-worker peer' },
+  delivered_p99_over_graphile: { op: '<=', target: 0.5, what: 'order → delivered p99 at P ÷ graphile-worker peer' },
+  cpu_per_order_over_graphile: { op: '<=', target: 0.5, what: 'machine busy cores ÷ orders/s at P, ours ÷ graphile-worker peer' },
 };
 
 export type Ratios = Record<keyof typeof TARGETS, number | null>;
@@ -35,6 +36,8 @@ export interface RatioInputs {
   wakeupOff?: number;
   deliveredP99?: number;
   peerDeliveredP99?: number;
+  cpuPerOrderMs?: number | null; // machine busy core-ms per order at P
+  peerCpuPerOrderMs?: number | null;
 }
 
 export function computeRatios(i: RatioInputs): Ratios {
@@ -47,6 +50,7 @@ export function computeRatios(i: RatioInputs): Ratios {
     wakeup_on_over_off: div(i.wakeupOn, i.wakeupOff),
     sustained_over_graphile: div(i.sustained, i.peerSustained),
     delivered_p99_over_graphile: div(i.deliveredP99, i.peerDeliveredP99),
+    cpu_per_order_over_graphile: div(i.cpuPerOrderMs, i.peerCpuPerOrderMs),
   };
 }
 

@@ -13,15 +13,16 @@ import { fmt, lat, table, type RatioInputs } from './report.ts';
 
 export interface Results {
   rateR?: number; // the e2e target rate: half of the API's maximum
-  rateP?: number; // the common rate for ours, the seeds' relay and the peer
+  rateP?: number; // the common rate for ours, the row-by-row poller and the peer
   tx?: Awaited<ReturnType<typeof benchTx>>;
   add?: Awaited<ReturnType<typeof benchAdd>>;
   work?: Awaited<ReturnType<typeof benchWork>>;
-  lat?: Awaited<ReturnType<typeof benchLat>>;
+  lat?: Awaited<ReturnType<typeof benchLat>>; // at R
+  latP?: Awaited<ReturnType<typeof benchLat>>; // at P
   api?: Awaited<ReturnType<typeof benchApi>>;
   peer?: Awaited<ReturnType<typeof benchGraphile>>;
   pipeline?: PipelineResult;
-  seeds?: PipelineResult;
+  seeds?: PipelineResult; // the row-by-row poller (project/seed-relay.ts)
   drain?: Awaited<ReturnType<typeof benchDrain>>;
   scaling?: Awaited<ReturnType<typeof benchScaling>>;
   backlog?: Backlog;
@@ -32,9 +33,17 @@ export interface Results {
 
 export type Backlog = Awaited<ReturnType<typeof benchBacklog>>;
 
+// Machine busy core-milliseconds per order over an open-loop window (the issue's "CPU per order").
+export function cpuPerOrderMs(o: { achievedRate: number; measured: number; errors: number; cpu?: Record<string, number> } | undefined): number | null {
+  const busy = o?.cpu?.['machine busy'];
+  return busy == null || !o?.achievedRate || !o.measured || o.errors > 0 ? null : Math.round((busy / o.achievedRate) * 1000 * 100) / 100;
+}
+
 export function ratioInputs(r: Results): RatioInputs {
+  // B_tx: the best the run saw, from the sweep or from the rounds interleaved with the API's.
+  const tx = Math.max(r.tx?.txPerS ?? 0, r.api?.txInterleaved.txPerS ?? 0) || undefined;
   return {
-    txPerS: r.tx?.txPerS,
+    txPerS: tx,
     addJobsPerS: r.add?.jobsPerS,
     apiOrdersPerS: r.api?.alone.ordersPerS,
     drainRowsPerS: r.drain?.ours.rowsPerS,
@@ -46,6 +55,8 @@ export function ratioInputs(r: Results): RatioInputs {
     wakeupOff: r.api?.wakeupOff.medianOrdersPerS,
     deliveredP99: r.pipeline?.e2e.P?.latency.delivered?.p99,
     peerDeliveredP99: r.peer?.e2e.latency.delivered?.p99,
+    cpuPerOrderMs: cpuPerOrderMs(r.pipeline?.e2e.P),
+    peerCpuPerOrderMs: cpuPerOrderMs(r.peer?.e2e),
   };
 }
 
@@ -64,10 +75,23 @@ export function figuresTable(r: Results): string {
         `${o.incomplete ? `, ${o.incomplete} never completed` : ''}${o.errors ? `, ${o.errors} errors` : ''}`
       : null;
   const rows: Array<Array<string | number | null | undefined>> = [
-    ['B_tx', 'order + outbox tx, postgres.js', rate(r.tx?.txPerS, 'tx/s'), r.tx && `${r.tx.concurrency} in flight; tx p50/p99 ${lat(r.tx.latencyMs)}`],
+    [
+      'B_tx',
+      'order + outbox tx, postgres.js, best of the sweep',
+      rate(r.tx?.txPerS, 'tx/s'),
+      r.tx &&
+        `best at ${r.tx.inFlight} in flight over ${r.tx.pool} connections; tx p50/p99 ${lat(r.tx.latencyMs)}; sweep ${r.tx.sweep.map((s) => `${s.inFlight}/${s.pool}: ${fmt(s.txPerS, 0)}`).join(', ')}`,
+    ],
+    [
+      'B_tx',
+      "at the API's load, interleaved with its rounds",
+      rate(r.api?.txInterleaved.txPerS, 'tx/s'),
+      r.api && `${r.api.connections} in flight over ${r.api.pgPoolMax} connections; runs ${r.api.txInterleaved.runs.join(', ')}`,
+    ],
     ['B_add', 'BullMQ addBulk', rate(r.add?.jobsPerS, 'jobs/s'), r.add && `batch ${r.add.batchSize} × ${r.add.concurrency} in flight; batch p50/p99 ${lat(r.add.batchLatencyMs)}`],
     ['B_work', 'no-op Worker drain', rate(r.work?.jobsPerS, 'jobs/s'), r.work && `${r.work.jobs} jobs, concurrency ${r.work.concurrency}`],
-    ['B_lat', 'add → processing start', lat(r.lat?.latency.pay), r.lat && `at ${r.lat.rate}/s; ${openNote(r.lat)}`],
+    ['B_lat at R', 'add → processing start', lat(r.lat?.latency.pay), r.lat && `at ${r.lat.rate}/s; ${openNote(r.lat)}`],
+    ['B_lat at P', 'add → processing start', lat(r.latP?.latency.pay), r.latP && `at ${r.latP.rate}/s; ${openNote(r.latP)}`],
     [
       'API',
       'POST /orders (api alone)',
@@ -96,7 +120,7 @@ export function figuresTable(r: Results): string {
     ],
     [
       'Relay drain',
-      "the seeds' way",
+      "row-by-row poller (the Kafka seed's relay)",
       rate(r.drain?.seeds.rowsPerSOnceStarted, 'rows/s'),
       r.drain && `${r.drain.seeds.published}/${r.drain.seeds.rows} rows in ${r.drain.seeds.seconds} s (cap), first row after ${r.drain.seeds.startLagS} s`,
     ],
@@ -104,8 +128,8 @@ export function figuresTable(r: Results): string {
     ['E2E at R', '201 → delivered', lat(e2e(r.pipeline, 'R')?.latency.delivered), r.rateR && `R = ${r.rateR}/s (half the API's maximum)`],
     ['E2E at P', 'ours: 201 → payment start', lat(e2e(r.pipeline, 'P')?.latency.pay), openNote(e2e(r.pipeline, 'P'))],
     ['E2E at P', 'ours: 201 → delivered', lat(e2e(r.pipeline, 'P')?.latency.delivered), r.rateP && `P = ${r.rateP}/s (common rate: min(R, half the peer's sustained))`],
-    ['E2E at P', "seeds' relay: 201 → payment start", lat(e2e(r.seeds, 'P')?.latency.pay), openNote(e2e(r.seeds, 'P'))],
-    ['E2E at P', "seeds' relay: 201 → delivered", lat(e2e(r.seeds, 'P')?.latency.delivered), null],
+    ['E2E at P', 'row-by-row poller: 201 → payment start', lat(e2e(r.seeds, 'P')?.latency.pay), openNote(e2e(r.seeds, 'P'))],
+    ['E2E at P', 'row-by-row poller: 201 → delivered', lat(e2e(r.seeds, 'P')?.latency.delivered), null],
     ['E2E at P', 'graphile-worker: commit → pay start', lat(r.peer?.e2e.latency.pay), openNote(r.peer?.e2e)],
     ['E2E at P', 'graphile-worker: commit → delivered', lat(r.peer?.e2e.latency.delivered), null],
     ['Sustained', 'ours: delivered + invoiced', rate(r.pipeline?.sustained?.ordersPerS, 'orders/s'), backlogNote(r.pipeline?.sustained)],
@@ -253,16 +277,18 @@ function cpuWindows(r: Results): Array<[string, Record<string, number>]> {
     ['B_tx', r.tx?.cpu],
     ['B_add', r.add?.cpu],
     ['B_work', r.work?.cpu],
-    ['B_lat', r.lat?.cpu],
+    ['B_lat at R', r.lat?.cpu],
+    ['B_lat at P', r.latP?.cpu],
+    ['B_tx interleaved', r.api?.txInterleaved.cpu],
     ['API alone', r.api?.alone.cpu],
     ['API wake-up on', r.api?.wakeupOn.cpu],
     ['API wake-up off', r.api?.wakeupOff.cpu],
     ['relay drain (ours)', r.drain?.ours.cpu],
     ['relay drain (ours, analyzed)', r.drain?.oursAnalyzed.cpu],
-    ["relay drain (seeds')", r.drain?.seeds.cpu],
+    ['relay drain (row-by-row poller)', r.drain?.seeds.cpu],
     ['e2e at R (ours)', r.pipeline?.e2e.R?.cpu],
     ['e2e at P (ours)', r.pipeline?.e2e.P?.cpu],
-    ["e2e at P (seeds' relay)", r.seeds?.e2e.P?.cpu],
+    ['e2e at P (row-by-row poller)', r.seeds?.e2e.P?.cpu],
     ['e2e at P (graphile-worker)', r.peer?.e2e.cpu],
     ['sustained (ours)', r.pipeline?.sustained?.cpu],
     ['sustained (graphile-worker)', r.peer?.sustained.cpu],

@@ -1,5 +1,6 @@
-// The seeds' way, standing for their design in a few lines: every second, read the unpublished
-// rows and publish them one by one (one Queue.add per queue, then one UPDATE per row, each its own
+// The row-by-row poller: a stand-in, in a few lines, for the relay of the seed service that
+// publishes its outbox to Kafka, a processor that polls every N seconds. Every second, read the
+// unpublished rows and publish them one by one (one Queue.add per queue, then one UPDATE per row, each its own
 // round trip and commit), until none is left. No wake-up, no batching, no SKIP LOCKED.
 // Jobs are signed as our relay signs them (the invoice consumer refuses unsigned ones), with the
 // same key (OUTBOX_SIGNING_KEY, else the engine's stored key). Events routed to no queue are now
