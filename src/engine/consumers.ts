@@ -69,7 +69,7 @@ export function isFinalAttempt(job: Pick<Job, 'attemptsMade' | 'opts'>, err: unk
 // One job through one consumer: load, dedupe, handle, give up on the last failed attempt. The
 // loads of this consumer's jobs, and the recorded steps of every consumer sharing `runRecorded`,
 // are batched with those of the jobs running at the same moment.
-export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps, runRecorded: RunRecorded = recorderFor(deps)): (job: Job<OutboxJobData>) => Promise<StepResult> {
+export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps, runRecorded: RunRecorded = recorderFor(deps)) {
   const consumer = consumerName(spec, deps.topology);
   const load = createEventLoader(deps.sql, { consumer, trust: spec.trust, accepts: spec.accepts, context: spec.context }, deps.signer, (n) =>
     deps.metrics.batchSize.observe({ statement: 'load' }, n),
@@ -77,21 +77,40 @@ export function createProcessor(spec: ConsumerSpec, deps: ConsumerDeps, runRecor
   const onEmitted = (types: readonly string[]) => {
     if (types.some((t) => deps.topology.isRouted(t))) deps.wakeRelay();
   };
-  return async (job) => {
+  // The step for a job, or undefined when the inbox already has its event.
+  const prepare = async (job: Job<OutboxJobData>) => {
     const loaded = await load(job.id, job.data);
-    if (loaded.processed) return { outcome: 'duplicate' };
-    const { step, wakeForInserted } = createStep(deps.sql, consumer, loaded, job.attemptsMade, { runRecorded, onEmitted });
+    return loaded.processed ? undefined : createStep(deps.sql, consumer, loaded, job.attemptsMade, { runRecorded, onEmitted });
+  };
+  const giveUp = async (prepared: NonNullable<Awaited<ReturnType<typeof prepare>>>, err: unknown) => {
+    await spec.onGiveUp!(prepared.step, err);
+    prepared.wakeForInserted(); // the hook's transaction has committed by now
+  };
+  const process = async (job: Job<OutboxJobData>): Promise<StepResult> => {
+    const prepared = await prepare(job);
+    if (!prepared) return { outcome: 'duplicate' };
     try {
-      return await spec.handle(step);
+      return await spec.handle(prepared.step);
     } catch (err) {
-      if (spec.onGiveUp && isFinalAttempt(job, err)) {
-        await spec.onGiveUp(step, err);
-        wakeForInserted(); // the hook's transaction has committed by now
-      }
+      if (spec.onGiveUp && isFinalAttempt(job, err)) await giveUp(prepared, err);
       throw err;
     }
   };
+  // BullMQ fails a job that stalled more than WORKER_MAX_STALLED_COUNT times without running it
+  // (a worker froze or died with it, again and again). Its give-up hook still runs, so the job ends
+  // in a recorded state, unless its step had committed before the stall.
+  const afterStalledOut = async (job: Job<OutboxJobData>, err: Error) => {
+    const prepared = spec.onGiveUp ? await prepare(job) : undefined;
+    if (prepared) await giveUp(prepared, err);
+  };
+  return Object.assign(process, { afterStalledOut });
 }
+
+type Processing = ReturnType<typeof createProcessor>;
+
+// BullMQ's reason for a job failed by its stall count (moveStalledJobsToWait sets it as the job's
+// deferred failure; the next worker to take the job fails it with it).
+export const isStalledOut = (job: Pick<Job, 'deferredFailure'>, err: Error) => Boolean(job.deferredFailure) || /stalled more than allowable limit/.test(err.message);
 
 const recorderFor = (deps: ConsumerDeps): RunRecorded => {
   const commit = createGroupCommit(deps.sql, (n) => deps.metrics.batchSize.observe({ statement: 'record' }, n));
@@ -108,7 +127,8 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
   const workers = specs.map((spec) => {
     const connection = createWorkerConnection(settings);
     if (connection instanceof Cluster) clusters.push(connection);
-    const worker = new Worker<OutboxJobData, StepResult>(spec.queue, jobProcessor(spec, deps, outage, runRecorded), {
+    const run = createProcessor(spec, deps, runRecorded);
+    const worker = new Worker<OutboxJobData, StepResult>(spec.queue, jobProcessor(spec, deps, outage, run), {
       connection,
       prefix: settings.QUEUE_PREFIX,
       concurrency: settings.WORKER_CONCURRENCY,
@@ -117,7 +137,7 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
       maxStalledCount: settings.WORKER_MAX_STALLED_COUNT,
       autorun: false,
     });
-    watchWorker(worker, spec.queue, log, deps.metrics);
+    watchWorker(worker, spec.queue, log, deps.metrics, run);
     return worker;
   });
 
@@ -152,10 +172,9 @@ function throttledWarning(log: Logger, everyMs: number) {
 
 // The BullMQ processor of one consumer: a CONSUMER span, the metrics and the log line around the
 // engine's processing, and the Postgres-outage rule.
-function jobProcessor(spec: ConsumerSpec, deps: ConsumerDeps, outage: ReturnType<typeof throttledWarning>, runRecorded: RunRecorded): Processor<OutboxJobData, StepResult> {
+function jobProcessor(spec: ConsumerSpec, deps: ConsumerDeps, outage: ReturnType<typeof throttledWarning>, run: Processing): Processor<OutboxJobData, StepResult> {
   const { queue } = spec;
   const { log, metrics, settings } = deps;
-  const run = createProcessor(spec, deps, runRecorded);
   const done = `${consumerName(spec, deps.topology)} `;
   return (job, token) =>
     inSpan(`process ${queue}`, 'consumer', job.data?.headers ?? {}, async () => {
@@ -191,8 +210,18 @@ function jobProcessor(spec: ConsumerSpec, deps: ConsumerDeps, outage: ReturnType
     });
 }
 
-function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, metrics: ConsumerMetrics): void {
+function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, metrics: ConsumerMetrics, run: Processing): void {
   worker.on('failed', (job: Job<OutboxJobData> | undefined, err: Error) => {
+    if (job && isStalledOut(job, err)) {
+      run
+        .afterStalledOut(job, err)
+        .catch((hookErr: unknown) =>
+          log.error(
+            { queue, job_id: job.id, ...aggregateField(job.data), err: hookErr instanceof Error ? hookErr.message : String(hookErr) },
+            'the give-up hook of a job that stalled out failed; retry the job from the dashboard at /admin/queues',
+          ),
+        );
+    }
     const attempts = job?.opts.attempts ?? 1;
     const final = !job || job.attemptsMade >= attempts || err.name === 'UnrecoverableError';
     (final ? metrics.jobsFailed : metrics.jobsRetried).inc({ queue });
