@@ -1,7 +1,7 @@
 // Guarantee 7: SIGTERM lets active jobs finish and exits cleanly; a second signal forces the exit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, waitFor, type TestContext } from './support/context.ts';
-import { startNode, type Child } from './support/processes.ts';
+import { freePort, startNode, type Child } from './support/processes.ts';
 import { PIZZA, postJson, startSystem, type RunningSystem } from './support/system.ts';
 
 let ctx: TestContext;
@@ -59,5 +59,21 @@ describe('a worker receiving SIGTERM', () => {
     expect(worker.output()).toContain('second signal');
     const [order] = await ctx.sql`SELECT status FROM orders WHERE id = ${orderId}`;
     expect(order!.status).toBe('pending_payment');
+  });
+});
+
+describe('a worker told to stop while Redis is away', () => {
+  it('exits cleanly at once instead of waiting out the grace period: nothing is running', async () => {
+    // A Redis nobody listens on; the grace period is longer than the test may run.
+    const worker = startNode('src/workers/main.ts', { ...ctx.env, LOG_LEVEL: 'info', REDIS_URL: `redis://127.0.0.1:${await freePort()}`, SHUTDOWN_GRACE_MS: '600000' });
+    children.push(worker);
+    await waitFor('the worker to start', () => worker.output().includes('"msg":"started"'));
+    await waitFor('the worker to find Redis away', () => worker.output().includes('cannot reach Redis'));
+    worker.kill('SIGTERM');
+    const exit = await worker.exited;
+    expect(exit.code).toBe(0);
+    expect(worker.output()).toContain('Redis is away: closing the workers');
+    expect(worker.output()).toContain('stopped cleanly');
+    expect(worker.output()).not.toContain('grace period over');
   });
 });

@@ -51,6 +51,8 @@ export interface ConsumerDeps {
   signer?: Signer | undefined;
   // Called after a step committed events some queue consumes (in-process hand-off or NOTIFY).
   wakeRelay: () => void;
+  // Whether Redis answers now (the engine's command connection): decides how the workers close.
+  redisReady?: () => boolean;
 }
 
 export interface Consumers {
@@ -124,11 +126,12 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
   const clusters: Cluster[] = []; // a Cluster handed to a Worker is shared, not owned: we close it
   const outage = throttledWarning(log, 30_000);
   const runRecorded = recorderFor(deps); // one per pool: every queue's steps commit together
+  const handlers = handlerCount();
   const workers = specs.map((spec) => {
     const connection = createWorkerConnection(settings);
     if (connection instanceof Cluster) clusters.push(connection);
     const run = createProcessor(spec, deps, runRecorded);
-    const worker = new Worker<OutboxJobData, StepResult>(spec.queue, jobProcessor(spec, deps, outage, run), {
+    const worker = new Worker<OutboxJobData, StepResult>(spec.queue, jobProcessor(spec, deps, outage, run, handlers), {
       connection,
       prefix: settings.QUEUE_PREFIX,
       concurrency: settings.WORKER_CONCURRENCY,
@@ -154,7 +157,16 @@ export function createConsumers(specs: readonly ConsumerSpec[], deps: ConsumerDe
     async stop() {
       if (!started) return;
       started = false;
-      await Promise.all(workers.map((w) => w.close())); // stops taking jobs, waits for the active ones
+      if (deps.redisReady?.() === false) {
+        // BullMQ's graceful close waits for its fetch loop, which waits for Redis: with Redis away
+        // a stop used to wait out the whole grace period with nothing to finish. Our handlers
+        // finish (their jobs could not be completed in Redis anyway), then the workers close by force.
+        log.info({ handlers_running: handlers.running }, 'Redis is away: closing the workers once the running handlers have returned');
+        await handlers.idle();
+        await Promise.all(workers.map((w) => w.close(true)));
+      } else {
+        await Promise.all(workers.map((w) => w.close())); // stops taking jobs, waits for the active ones
+      }
       for (const cluster of clusters) cluster.disconnect();
     },
   };
@@ -172,13 +184,36 @@ function throttledWarning(log: Logger, everyMs: number) {
 
 // The BullMQ processor of one consumer: a CONSUMER span, the metrics and the log line around the
 // engine's processing, and the Postgres-outage rule.
-function jobProcessor(spec: ConsumerSpec, deps: ConsumerDeps, outage: ReturnType<typeof throttledWarning>, run: Processing): Processor<OutboxJobData, StepResult> {
+// How many handlers are running, and a promise for the moment none is.
+function handlerCount() {
+  let waiting: Array<() => void> = [];
+  const count = {
+    running: 0,
+    enter: () => void count.running++,
+    leave: () => {
+      if (--count.running > 0) return;
+      for (const resolve of waiting) resolve();
+      waiting = [];
+    },
+    idle: () => (count.running === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve))),
+  };
+  return count;
+}
+
+function jobProcessor(
+  spec: ConsumerSpec,
+  deps: ConsumerDeps,
+  outage: ReturnType<typeof throttledWarning>,
+  run: Processing,
+  handlers: ReturnType<typeof handlerCount>,
+): Processor<OutboxJobData, StepResult> {
   const { queue } = spec;
   const { log, metrics, settings } = deps;
   const done = `${consumerName(spec, deps.topology)} `;
   return (job, token) =>
     inSpan(`process ${queue}`, 'consumer', job.data?.headers ?? {}, async () => {
       const stopTimer = metrics.jobDuration.startTimer({ queue });
+      handlers.enter();
       try {
         const result = await run(job);
         metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
@@ -205,6 +240,7 @@ function jobProcessor(spec: ConsumerSpec, deps: ConsumerDeps, outage: ReturnType
         outage({ queue, err: (err as Error).message }, 'postgres unavailable; jobs wait for it without spending their attempts');
         throw new DelayedError();
       } finally {
+        handlers.leave();
         stopTimer();
       }
     });

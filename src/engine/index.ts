@@ -94,7 +94,8 @@ export function createOutboxEngine<E extends string, Q extends string>(options: 
       return createRetention(sql, { outboxS: settings.OUTBOX_RETENTION_S, inboxS: settings.INBOX_RETENTION_S, intervalMs: settings.RETENTION_INTERVAL_MS }, log);
     },
     consumers(specs: ReadonlyArray<ConsumerSpec<E, Q>>): Consumers {
-      return createConsumers(specs as readonly ConsumerSpec[], { sql, topology, settings, log, metrics: createConsumerMetrics(registry), signer, wakeRelay });
+      const redisReady = () => redis.status === 'ready';
+      return createConsumers(specs as readonly ConsumerSpec[], { sql, topology, settings, log, metrics: createConsumerMetrics(registry), signer, wakeRelay, redisReady });
     },
     operations: createOutboxOperations(sql, queues, topology, wakeRelay),
     // Loads the signing key and checks Redis; call before starting the relay or the consumers.
