@@ -18,7 +18,8 @@ COPY src ./src
 # The code stays root-owned and read-only for the process; tsx caches in /tmp.
 USER node
 
-ENV PORT=8080
+# The app listens on loopback by default; in a container it must take connections from outside.
+ENV PORT=8080 HOST=0.0.0.0
 EXPOSE 8080
 
 # Exec form with node itself (not npm), so SIGTERM reaches the process and it stops gracefully.

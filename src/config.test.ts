@@ -51,6 +51,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ INBOX_RETENTION_S: '3600', JOB_KEEP_COMPLETED_S: '7200' })).toThrow(/INBOX_RETENTION_S/);
   });
 
+  it('refuses a queue prefix without a {hash tag} on a Redis Cluster, naming the fix', () => {
+    const cluster = { REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001' };
+    expect(() => loadConfig({ ...cluster, QUEUE_PREFIX: 'myapp' })).toThrow(/QUEUE_PREFIX: must contain a \{hash tag\}.*use QUEUE_PREFIX=\{myapp\}/);
+    expect(loadConfig({ ...cluster, QUEUE_PREFIX: 'myapp{orders}' }).QUEUE_PREFIX).toBe('myapp{orders}');
+    expect(loadConfig({ QUEUE_PREFIX: 'myapp' }).QUEUE_PREFIX).toBe('myapp'); // one Redis: any prefix
+  });
+
   it('never echoes a URL or password back', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://user:hunter2@localhost/x' })).toThrow(/^(?!.*hunter2)/);
   });

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { QUEUE_NAMES, type QueueName } from './orders/topology.ts';
 import { FAULT_POINTS, type FaultPlan } from './fault-points.ts';
+import { tlsProblems } from './tls.ts';
 
 const int = (min: number, max: number) =>
   z
@@ -67,11 +68,38 @@ export const configSchema = z.object({
         .transform((nodes) => nodes.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) }))),
     )
     .optional(),
+  // TLS to Redis (with a rediss:// REDIS_URL), as PEM files: the CA that signed Redis's certificate
+  // (unset: the system's CAs), and a client certificate and key for a Redis that asks for one.
+  // Checked at start (src/tls.ts), so a wrong path stops the process instead of every reconnect.
+  // Postgres takes libpq's sslmode/sslrootcert/sslcert/sslkey in each of its URLs instead.
+  REDIS_TLS_CA: z.string().trim().min(1).optional(),
+  REDIS_TLS_CERT: z.string().trim().min(1).optional(),
+  REDIS_TLS_KEY: z.string().trim().min(1).optional(),
   PORT: int(0, 65535).prefault('8080'),
-  HOST: z.string().trim().min(1).prefault('0.0.0.0'),
+  // Loopback by default, so `npm start` on a laptop is not reachable from the network; containers
+  // set HOST=0.0.0.0 (the Dockerfile does).
+  HOST: z.string().trim().min(1).prefault('127.0.0.1'),
   // /metrics for a relay or worker process running without the API (the API serves it on PORT).
   METRICS_PORT: int(0, 65535).prefault('9464'),
   REQUEST_TIMEOUT_MS: int(100, 600_000).prefault('10000'),
+  // Connection limits of the API's HTTP server (src/api/http-server.ts), against slow and many
+  // connections: a client gets this long to send its headers, and HTTP_REQUEST_TIMEOUT_MS for the
+  // whole request with its body; an idle keep-alive connection is closed after
+  // HTTP_KEEPALIVE_TIMEOUT_MS. The connection cap sits above the 1000 slow connections the API must
+  // outlast and far below the process's open files, so Postgres and Redis always get theirs.
+  HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000).prefault('10000'),
+  HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000).prefault('30000'),
+  HTTP_KEEPALIVE_TIMEOUT_MS: int(100, 600_000).prefault('5000'),
+  HTTP_MAX_CONNECTIONS: int(1, 1_000_000).prefault('4096'),
+  HTTP_MAX_HEADER_BYTES: int(1024, 1_048_576).prefault('16384'),
+  HTTP_MAX_HEADERS_COUNT: int(10, 10_000).prefault('100'),
+  // Requests per client per minute, counted in Redis so every API instance shares the count
+  // (src/api/middleware/rate-limit.ts); 0 turns a limit off (load tests, the demo, the benchmark).
+  ORDER_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).prefault('60'),
+  LIST_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).prefault('300'),
+  // Reverse proxies in front of the API that append to X-Forwarded-For: the client is the address
+  // this many entries from the right. 0: X-Forwarded-For is ignored and the socket's peer is the client.
+  TRUSTED_PROXY_HOPS: int(0, 10).prefault('0'),
   // Browser origins allowed to call the API (comma-separated); empty: CORS off.
   CORS_ORIGINS: commaList.pipe(z.array(z.url('each origin must be a URL like https://shop.example'))).prefault(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
@@ -178,11 +206,25 @@ function crossFieldProblems(c: Config): Array<[string, string]> {
       "must be set when INVOICES_DATABASE_URL is: the invoice service verifies events with the key the relays sign them with, and cannot read the order database's own key (generate one with `openssl rand -base64 33`)",
     ]);
   }
+  // BullMQ's scripts and our addBulk pipelines touch many keys of one queue at once; on a cluster
+  // they must share a slot, which only a {hash tag} in the prefix guarantees. Without one the
+  // service would start, take orders, and never publish one (CROSSSLOT on every add).
+  if (c.REDIS_CLUSTER_NODES && !/\{[^}]+\}/.test(c.QUEUE_PREFIX)) {
+    problems.push([
+      'QUEUE_PREFIX',
+      `must contain a {hash tag} on a Redis Cluster (REDIS_CLUSTER_NODES is set), so that every key of a queue is in one slot: use QUEUE_PREFIX={${c.QUEUE_PREFIX}} instead of ${c.QUEUE_PREFIX}`,
+    ]);
+  }
+  if (c.HTTP_REQUEST_TIMEOUT_MS < c.HTTP_HEADERS_TIMEOUT_MS) {
+    problems.push(['HTTP_REQUEST_TIMEOUT_MS', `must be at least HTTP_HEADERS_TIMEOUT_MS (${c.HTTP_HEADERS_TIMEOUT_MS}): the whole request includes its headers`]);
+  }
   if (c.PG_POOL_MAX <= c.RELAY_CONCURRENCY) {
     problems.push([
       'PG_POOL_MAX',
       `must be more than RELAY_CONCURRENCY (${c.RELAY_CONCURRENCY}): each relay loop holds a connection through its batch, and the rest of the process needs one too`,
     ]);
   }
+  // The TLS files named in the Postgres URLs and REDIS_TLS_*: present, PEM, and matching.
+  problems.push(...tlsProblems(c));
   return problems;
 }

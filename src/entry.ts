@@ -8,6 +8,7 @@ import { assertPatchedDriver } from './db/driver-guard.ts';
 import { ensureDatabase, migrate, MigrationStateError, missingMigrations } from './db/migrate.ts';
 import { createLogger } from './logger.ts';
 import { createSystem, type Role } from './system.ts';
+import { isTlsFailure, postgresRefusedMessage, TlsRefusedError, transportWarnings } from './tls.ts';
 
 export async function runProcess(name: string, roles: readonly Role[], opts: { prepareDatabase: boolean }): Promise<void> {
   let config;
@@ -28,7 +29,9 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
     log.fatal((err as Error).message);
     process.exit(1);
   }
+  for (const warning of transportWarnings(config)) log.warn(warning);
   await prepareDatabases(config, log, opts.prepareDatabase);
+  await checkListenTls(config, log);
 
   const system = createSystem(config, log, roles);
   let stopping = false;
@@ -61,7 +64,8 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
   try {
     await system.start();
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'could not start');
+    if (err instanceof TlsRefusedError) log.fatal(err.message);
+    else log.fatal({ err: (err as Error).message }, 'could not start');
     process.exit(1);
   }
 }
@@ -84,8 +88,25 @@ async function prepareDatabases(config: Config, log: ReturnType<typeof createLog
       }
     } catch (err) {
       const hint = err instanceof MigrationStateError ? '' : `: check ${db.variable} and that Postgres is running`;
-      log.fatal({ err: (err as Error).message }, `cannot prepare the database${hint}`);
+      if (isTlsFailure(err)) log.fatal(postgresRefusedMessage(db.variable, db.url, err));
+      else log.fatal({ err: (err as Error).message }, `cannot prepare the database${hint}`);
       process.exit(1);
     }
+  }
+}
+
+// The relays' LISTEN connection takes no part in migrations, so its TLS is tried on its own: a
+// refused certificate stops the process; Postgres merely away is the relay's to wait out.
+async function checkListenTls(config: Config, log: ReturnType<typeof createLogger>): Promise<void> {
+  if (!config.DATABASE_LISTEN_URL) return;
+  const sql = createSql({ url: config.DATABASE_LISTEN_URL, max: 1, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, log });
+  try {
+    await sql`SELECT 1`;
+  } catch (err) {
+    if (!isTlsFailure(err)) return;
+    log.fatal(postgresRefusedMessage('DATABASE_LISTEN_URL', config.DATABASE_LISTEN_URL, err));
+    process.exit(1);
+  } finally {
+    await sql.end({ timeout: 5 });
   }
 }

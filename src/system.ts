@@ -12,6 +12,8 @@ import type { Registry } from 'prom-client';
 import { BOARD_PATH, mountAdmin } from './api/admin.ts';
 import { createApiApp } from './api/app.ts';
 import { gracefulCloser } from './api/graceful-close.ts';
+import { applyConnectionLimits, httpServerOptions } from './api/http-server.ts';
+import { createRateLimits } from './api/middleware/rate-limit.ts';
 import { createOrderStore } from './api/order-store.ts';
 import type { Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
@@ -70,6 +72,8 @@ function buildApi({ config, log, sql, invoicesSql, engine, registry, adminPasswo
     metrics: { registry, ...createHttpMetrics(registry) },
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     corsOrigins: config.CORS_ORIGINS,
+    // On the engine's fail-fast command connection: a Redis away costs no wait (see rate-limit.ts).
+    rateLimits: createRateLimits(engine.redis, config, log),
     mountAdmin: (a) => mountAdmin(a, { user: config.ADMIN_USER, password: adminPassword, queues: engine.queues, outbox: engine.operations }),
   });
 }
@@ -87,9 +91,12 @@ function buildWorkers(config: Config, log: Logger, sql: Sql, engine: OrderEngine
   return { orders, invoices, workers: [...orders.workers, ...(invoices?.consumers.workers ?? [])] };
 }
 
-async function listen(app: OpenAPIHono, config: Config): Promise<ServerType> {
+// With the connection limits of src/api/http-server.ts (headers, request and keep-alive timeouts,
+// a connection cap, header size and count).
+async function listen(app: OpenAPIHono, config: Config, log: Logger): Promise<ServerType> {
   return new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST, serverOptions: httpServerOptions(config) }, () => resolve(s));
+    applyConnectionLimits(s as Server, config, log); // serve() makes an HTTP/1 server
   });
 }
 
@@ -138,7 +145,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
       await workers?.orders.start();
       await relay?.start();
       if (app) {
-        server = await listen(app, config);
+        server = await listen(app, config, log);
         closeServer = gracefulCloser(server as Server); // serve() makes an HTTP/1 server
         announce(log, config, server, adminPassword);
       }

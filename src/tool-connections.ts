@@ -7,6 +7,7 @@ import { createLogger } from './logger.ts';
 import { createCommandConnection, waitUntilReady, type RedisConnection } from './redis/connection.ts';
 import { closeQueues } from './redis/queues.ts';
 import { createOrderQueues, type OrderQueues } from './orders/queues.ts';
+import { isTlsFailure, postgresRefusedMessage, TlsRefusedError } from './tls.ts';
 
 const REDIS_READY_TIMEOUT_MS = 5000;
 
@@ -42,12 +43,14 @@ export async function checkToolConnections(config: Config, { sql, redis }: ToolC
     const [row] = await sql<{ outbox: string | null }[]>`SELECT to_regclass('outbox')::text AS outbox`;
     hasSchema = row?.outbox != null;
   } catch (err) {
+    if (isTlsFailure(err)) throw new SetupError(postgresRefusedMessage('DATABASE_URL', config.DATABASE_URL, err), { cause: err });
     throw new SetupError(`cannot reach Postgres at ${safeUrl(config.DATABASE_URL)}: ${(err as Error).message}. ${hint.database}`, { cause: err });
   }
   if (!hasSchema) throw new SetupError(`the database at ${safeUrl(config.DATABASE_URL)} has no outbox table: ${hint.database}, or run npm run migrate.`);
   try {
     await waitUntilReady(redis, REDIS_READY_TIMEOUT_MS);
-  } catch {
+  } catch (err) {
+    if (err instanceof TlsRefusedError) throw new SetupError(err.message, { cause: err });
     throw new SetupError(`cannot reach Redis at ${safeUrl(config.REDIS_URL)} within ${REDIS_READY_TIMEOUT_MS} ms. ${hint.redis}`);
   }
 }

@@ -132,7 +132,7 @@ describe('HTTP hygiene', () => {
   it('sends security headers on every response, errors included', async () => {
     for (const res of [await fetch(`${system.url}/health/live`), await fetch(`${system.url}/nope`), await postJson(`${system.url}/pizza`, {})]) {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
     }
   });
 

@@ -94,7 +94,7 @@ describe('GET /orders', () => {
       const [row] = await ctx.sql`SELECT count(*)::int AS n FROM orders WHERE id = ANY(${ids}::uuid[]) AND status = 'delivered'`;
       return row!.n === ids.length;
     });
-    const delivered = (await (await fetch(`${system.url}/orders?status=delivered&limit=100`)).json()) as { orders: Array<{ status: string }> };
+    const delivered = (await (await fetch(`${system.url}/orders?status=delivered&limit=50`)).json()) as { orders: Array<{ status: string }> };
     expect(delivered.orders.length).toBeGreaterThanOrEqual(5);
     expect(delivered.orders.every((o) => o.status === 'delivered')).toBe(true);
   });

@@ -62,6 +62,10 @@ export class Infra {
 
   roleEnv(db: BenchDb, label: string, extra: Record<string, string> = {}): Record<string, string> {
     return {
+      // A benchmark is one client placing thousands of orders a second: no rate limits, unless the
+      // run's own environment sets them (to measure the limiter).
+      ORDER_RATE_LIMIT_PER_MINUTE: '0',
+      LIST_RATE_LIMIT_PER_MINUTE: '0',
       ...this.settings,
       DATABASE_URL: db.url,
       REDIS_URL: this.redisUrl,

@@ -1,7 +1,6 @@
 // The Hono application: routes, validation, error mapping and the admin area. Pure HTTP: it gets
 // narrow functions for storage and health, so tests can build it with their own.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
@@ -14,9 +13,13 @@ import { inSpan } from '../tracing.ts';
 import type { OrderStore } from './order-store.ts';
 import { limitBody } from './middleware/body-limit.ts';
 import { jsonOnly } from './middleware/json-only.ts';
+import { utf8Body } from './middleware/utf8-body.ts';
 import { requestMetrics } from './middleware/request-metrics.ts';
+import { defaultContentSecurityPolicy } from './middleware/content-security-policy.ts';
 import { problemErrorHandler } from './middleware/error-handler.ts';
+import type { RateLimits } from './middleware/rate-limit.ts';
 import { fieldErrors, problem } from './problem.ts';
+import { registerApiDocs } from './routes/docs.ts';
 import { registerHealthRoutes, type HealthChecks } from './routes/health.ts';
 import { registerOrderRoutes } from './routes/orders.ts';
 
@@ -32,9 +35,11 @@ export interface ApiDeps {
   metrics?: HttpMetrics & { registry: Registry };
   requestTimeoutMs?: number;
   corsOrigins?: string[];
+  // Per-client limits on order creation and the list (src/api/middleware/rate-limit.ts); none when left out.
+  rateLimits?: RateLimits;
 }
 
-export function createApiApp({ store, health, log, mountAdmin, metrics, requestTimeoutMs = 10_000, corsOrigins = [] }: ApiDeps): OpenAPIHono {
+export function createApiApp({ store, health, log, mountAdmin, metrics, requestTimeoutMs = 10_000, corsOrigins = [], rateLimits = {} }: ApiDeps): OpenAPIHono {
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -51,19 +56,24 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
   }
   // A server span per request, child of the caller's traceparent (real only with an OpenTelemetry SDK).
   app.use('*', (c, next) => inSpan(`${c.req.method} ${routePath(c, -1)}`, 'server', { traceparent: c.req.header('traceparent') }, next));
-  app.use('*', secureHeaders());
+  // No framing anywhere; a Content-Security-Policy on every response (the pages set their own).
+  app.use('*', secureHeaders({ xFrameOptions: 'DENY' }), defaultContentSecurityPolicy());
   // CORS stays off unless origins are configured.
   if (corsOrigins.length > 0) app.use('*', cors({ origin: corsOrigins, allowHeaders: ['content-type', 'idempotency-key', 'traceparent'] }));
   app.use(
     '*',
     timeout(requestTimeoutMs, () => new HTTPException(503, { message: `The request took longer than ${requestTimeoutMs} ms; retry it (with an Idempotency-Key to be safe).` })),
   );
+  // Before the body is read: a client past its limit costs one counter lookup.
+  if (rateLimits.createOrder) for (const path of ['/orders', '/pizza']) app.on('POST', path, rateLimits.createOrder);
+  if (rateLimits.listOrders) app.on('GET', '/orders', rateLimits.listOrders);
   // Every request that carries a body: never more than MAX_BODY_BYTES; and JSON, on the JSON API's
   // own paths (Bull Board's API under /admin/queues takes other bodies).
   app.use('*', limitBody(MAX_BODY_BYTES));
-  for (const path of JSON_API_PATHS) app.use(path, jsonOnly());
+  // and valid UTF-8 (never decoded with replacement characters into something the client did not send).
+  for (const path of JSON_API_PATHS) app.use(path, jsonOnly(), utf8Body());
 
-  registerHealthRoutes(app, health);
+  registerHealthRoutes(app, health, log);
   registerOrderRoutes(app, store, log);
   mountAdmin?.(app);
 
@@ -72,18 +82,4 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
   app.notFound((c) => problem(c, 404, 'Not found', `No route for ${c.req.method} ${c.req.path}.`));
   app.onError(problemErrorHandler(log));
   return app;
-}
-
-// The OpenAPI 3.1 document (from the routes' zod schemas) and its reference page.
-function registerApiDocs(app: OpenAPIHono): void {
-  app.openAPIRegistry.registerComponent('securitySchemes', 'basicAuth', { type: 'http', scheme: 'basic' });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'pizza-outbox',
-      version: '1.0.0',
-      description: 'A pizza shop order service on a transactional outbox: Postgres → BullMQ, reliably.',
-    },
-  });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'pizza-outbox API' }));
 }

@@ -1,15 +1,42 @@
 // Request and response schemas: the single source of truth for validation and for the OpenAPI document.
 // Every object is strict (unknown keys are an error, at every depth) and money is integer cents.
+// Every string a request carries (body, query, header) is built on safeString(); a unit test walks
+// every route's request schemas and fails on a string that takes NUL or a lone surrogate.
 import { z } from '@hono/zod-openapi';
 import { ORDER_STATUSES } from '../db/orders.ts';
 import { dollarsToCents } from './money.ts';
 
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+// The caps that keep an order, and so one page of GET /orders, small. With them the worst-case
+// page (MAX_PAGE_SIZE orders of MAX_ITEMS_PER_ORDER items, every string at its cap and made of
+// characters JSON escapes to six bytes) stays under LIST_RESPONSE_MAX_BYTES;
+// test/bounded-responses.test.ts measures it through the real API.
+export const MAX_ITEMS_PER_ORDER = 20;
+export const MAX_PAGE_SIZE = 50;
+export const DEFAULT_PAGE_SIZE = 20;
+export const TEXT_CAPS = { customer_name: 200, address: 500, flavor: 100 } as const;
+export const LIST_RESPONSE_MAX_BYTES = 1_000_000;
+
+// Lone surrogates are UTF-16 halves without their pair: not Unicode at all. With the u flag a
+// well-formed pair is one code point, so \p{Cs} matches only a lone half (String#isWellFormed,
+// which TypeScript's ES2023 lib does not declare).
+const LONE_SURROGATE = /\p{Cs}/u;
+
+// A string Postgres can store as sent: it refuses NUL in text (22021) and jsonb (22P05), refuses a
+// lone surrogate in jsonb (22P02), and the driver's UTF-8 encoding stores one in text as U+FFFD,
+// changed. Both are refused here, as a 400 naming the field, before any of that.
+export function safeString() {
+  return z
+    .string()
+    .refine((v) => !v.includes('\u0000'), 'must not contain the NUL character (U+0000)')
+    .refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode (it holds a lone surrogate)');
+}
+
+const text = (max: number) => safeString().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 const quantity = z.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100');
 
 export const OrderItemSchema = z
   .strictObject({
-    flavor: text(100).openapi({ example: 'Pepperoni' }),
+    flavor: text(TEXT_CAPS.flavor).openapi({ example: 'Pepperoni' }),
     size: z.enum(['small', 'medium', 'large']),
     quantity,
     unit_price_cents: z.number().int('must be whole cents').min(1, 'must be at least 1 cent').max(1_000_000, 'must be at most 1000000 cents').openapi({ example: 1999 }),
@@ -18,9 +45,9 @@ export const OrderItemSchema = z
 
 export const CreateOrderSchema = z
   .strictObject({
-    customer_name: text(200).openapi({ example: 'Alice' }),
-    address: text(500).openapi({ example: '123 Main St' }),
-    items: z.array(OrderItemSchema).min(1, 'must hold at least one item').max(50, 'must hold at most 50 items'),
+    customer_name: text(TEXT_CAPS.customer_name).openapi({ example: 'Alice' }),
+    address: text(TEXT_CAPS.address).openapi({ example: '123 Main St' }),
+    items: z.array(OrderItemSchema).min(1, 'must hold at least one item').max(MAX_ITEMS_PER_ORDER, `must hold at most ${MAX_ITEMS_PER_ORDER} items`),
   })
   .openapi('CreateOrder');
 export type CreateOrderInput = z.output<typeof CreateOrderSchema>;
@@ -29,7 +56,7 @@ export type CreateOrderInput = z.output<typeof CreateOrderSchema>;
 // one pizza in dollars with at most two decimals.
 export const PizzaSchema = z
   .strictObject({
-    flavor: text(100),
+    flavor: text(TEXT_CAPS.flavor),
     size: z.enum(['Small', 'Medium', 'Large']),
     quantity,
     price: z
@@ -37,8 +64,8 @@ export const PizzaSchema = z
       .positive('must be more than 0')
       .max(10_000, 'must be at most 10000')
       .refine((v) => dollarsToCents(v) !== undefined, 'must have at most two decimals'),
-    address: text(500),
-    user_name: text(200),
+    address: text(TEXT_CAPS.address),
+    user_name: text(TEXT_CAPS.customer_name),
   })
   .openapi('Pizza', {
     example: { flavor: 'Pepperoni', size: 'Large', quantity: 2, price: 19.99, address: '123 Main St', user_name: 'Alice' },
@@ -83,13 +110,16 @@ export const OrderIdParamSchema = z.strictObject({
 
 export const ListOrdersQuerySchema = z.strictObject({
   status: OrderStatusSchema.optional().openapi({ param: { name: 'status', in: 'query' } }),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')
+  limit: safeString()
+    .regex(/^\d{1,3}$/, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
     .transform(Number)
-    .pipe(z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100'))
+    .pipe(z.number().int().min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`))
     .optional()
-    .openapi({ param: { name: 'limit', in: 'query' }, example: '20' }),
+    .openapi({
+      param: { name: 'limit', in: 'query' },
+      description: `Orders per page: 1 to ${MAX_PAGE_SIZE}, ${DEFAULT_PAGE_SIZE} when left out.`,
+      example: String(DEFAULT_PAGE_SIZE),
+    }),
   cursor: z
     .uuid('must be the next_cursor of a previous page')
     .optional()
@@ -97,8 +127,7 @@ export const ListOrdersQuerySchema = z.strictObject({
 });
 
 export const IdempotencyHeadersSchema = z.object({
-  'idempotency-key': z
-    .string()
+  'idempotency-key': safeString()
     .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
     .optional()
     .openapi({

@@ -1,6 +1,7 @@
 // The postgres.js client, configured the same way for every role.
 import postgres from 'postgres';
 import type { Logger } from 'pino';
+import { postgresTls } from '../tls.ts';
 
 export type Sql = postgres.Sql;
 export type TxSql = postgres.TransactionSql;
@@ -25,7 +26,10 @@ export interface DbOptions {
 }
 
 export function createSql({ url, max, connectTimeoutS, prepare = true, log }: DbOptions): Sql {
-  return postgres(url, {
+  // TLS from libpq's sslmode/sslrootcert/sslcert/sslkey in the URL (see src/tls.ts).
+  const tls = postgresTls(url);
+  return postgres(tls.url, {
+    ...tls.options,
     max,
     prepare,
     // Fail fast when Postgres is away, so the API can answer 503 instead of hanging for 30 s.

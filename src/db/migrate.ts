@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import type { Logger } from 'pino';
 import type { Sql, TxSql } from './client.ts';
+import { postgresTls } from '../tls.ts';
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 const MIGRATION_LOCK_KEY = 7_240_001; // arbitrary, fixed: the advisory lock all migrators share
@@ -111,7 +112,8 @@ export async function ensureDatabase(url: string, log?: Logger): Promise<boolean
   if (!name) throw new Error('DATABASE_URL names no database: add one, for example /outbox');
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const tls = postgresTls(admin.toString()); // the same TLS as the database's own connections
+  const sql = postgres(tls.url, { ...tls.options, max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     const [exists] = await sql`SELECT 1 FROM pg_database WHERE datname = ${name}`;
     if (exists) return false;

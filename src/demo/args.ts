@@ -26,7 +26,8 @@ delivered, invoiced, failed) as it happens, then prints a summary and the audit'
   --concurrency C  most requests in flight at once (default ${DEFAULTS.concurrency})
   --seed N         seed of the random order mix, to repeat a run (default: random, printed)
 
-Reads DATABASE_URL, REDIS_URL and QUEUE_PREFIX like the service: use the same values.
+Reads DATABASE_URL, REDIS_URL and QUEUE_PREFIX like the service: use the same values. Start the
+service with ORDER_RATE_LIMIT_PER_MINUTE=0: its per-client limit (60 a minute) refuses the rest.
 Exit status: 0 every order settled and the audit is OK; 1 orders did not settle in time, could
 not be placed, or the audit found violations; 2 usage, configuration or connection error.`;
 

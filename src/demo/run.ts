@@ -51,7 +51,15 @@ export async function runDemo(deps: RunDeps): Promise<number> {
   if (hints.length > 0) out.write(`\n${hints.join('\n')}\n`);
 
   const auditOk = signal.aborted ? undefined : await auditWholeSystem(config, sql, invoicesSql, queues, out);
-  const outcome = conclude({ orders: args.orders, placed: result.placed, settled: result.stages.settled, timeoutS: args.timeoutS, auditOk, interrupted: signal.aborted });
+  const outcome = conclude({
+    orders: args.orders,
+    placed: result.placed,
+    settled: result.stages.settled,
+    timeoutS: args.timeoutS,
+    auditOk,
+    interrupted: signal.aborted,
+    rateLimited: progress.httpErrors['429'] ?? 0,
+  });
   out.write(`\n${outcome.lines.join('\n')}\n`);
   return outcome.code;
 }

@@ -177,6 +177,7 @@ describe('conclude', () => {
     expect(conclude({ ...base, placed: 29, settled: 29 }).lines.join()).toContain('1 of 30 orders could not be placed');
     expect(conclude({ ...base, auditOk: false }).lines.join()).toContain('npm run audit');
     expect(conclude({ ...base, placed: 29, settled: 28, auditOk: false }).lines).toHaveLength(3);
+    expect(conclude({ ...base, placed: 20, settled: 20, rateLimited: 10 }).lines.join()).toContain('ORDER_RATE_LIMIT_PER_MINUTE=0');
   });
 
   it('exits 130 when interrupted', () => {

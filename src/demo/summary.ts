@@ -149,7 +149,16 @@ export interface Outcome {
   lines: string[];
 }
 
-export function conclude(o: { orders: number; placed: number; settled: number; timeoutS: number; auditOk: boolean | undefined; interrupted: boolean }): Outcome {
+export function conclude(o: {
+  orders: number;
+  placed: number;
+  settled: number;
+  timeoutS: number;
+  auditOk: boolean | undefined;
+  interrupted: boolean;
+  // Orders the service refused with 429: its per-client rate limit, which a demo run exceeds.
+  rateLimited?: number;
+}): Outcome {
   if (o.interrupted) {
     return { code: 130, lines: [`Interrupted: ${o.settled} of ${o.orders} orders settled; the audit was skipped. Check the system with: npm run audit`] };
   }
@@ -157,6 +166,9 @@ export function conclude(o: { orders: number; placed: number; settled: number; t
   const notPlaced = o.orders - o.placed;
   const notSettled = o.placed - o.settled;
   if (notPlaced > 0) lines.push(`${notPlaced} of ${o.orders} orders could not be placed: see HTTP errors above.`);
+  if (o.rateLimited) {
+    lines.push(`${o.rateLimited} orders were refused by the service's rate limit (HTTP 429): for the demo, start the service with ORDER_RATE_LIMIT_PER_MINUTE=0.`);
+  }
   if (notSettled > 0) {
     lines.push(`${notSettled} orders did not reach a final state within ${o.timeoutS} s of the last order: see the audit above, run npm run audit later, or raise --timeout-s.`);
   }

@@ -22,6 +22,7 @@ const ENGINE_FILES = [
   'tracing.ts',
   'fault-points.ts',
   'logger.ts',
+  'tls.ts',
 ];
 
 function filesUnder(dir: string): string[] {

@@ -17,6 +17,7 @@ import { createConsumers, type Consumers, type ConsumerSettings, type ConsumerSp
 import { eventInsert, insertEvent, newEvent, type EventHeaders, type NewEvent } from './events.ts';
 import { deferredSigner, storedSigningKey } from './signing-key.ts';
 import type { Topology } from './topology.ts';
+import { TlsRefusedError } from '../tls.ts';
 
 export type { ConsumerSpec, Consumers } from './consumers.ts';
 export { isFinalAttempt } from './consumers.ts';
@@ -116,7 +117,8 @@ export type OutboxEngine<E extends string = string, Q extends string = string> =
 async function checkRedis(redis: ReturnType<typeof createCommandConnection>, required: boolean, log: Logger): Promise<void> {
   try {
     await waitUntilReady(redis, 3000);
-  } catch {
+  } catch (err) {
+    if (err instanceof TlsRefusedError) throw err; // a refused certificate does not mend itself
     log.warn('Redis is not answering yet; events are still accepted into the outbox and will be published once it is back');
     redis.once('ready', () => void checkEvictionPolicy(redis, log, false));
     return;

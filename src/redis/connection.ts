@@ -3,18 +3,20 @@
 // away, so they can back off (relay) or keep answering (API) instead of waiting forever.
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { isTlsFailure, REDIS_TLS_CHECK, redisTlsOptions, TlsRefusedError, tlsRefusedMessage, type RedisTlsFiles } from '../tls.ts';
 
 export type RedisConnection = Redis | Cluster;
 
-// Where Redis is: one server (REDIS_URL), or a cluster from its seed nodes (REDIS_CLUSTER_NODES wins).
-export interface RedisTarget {
+// Where Redis is: one server (REDIS_URL), or a cluster from its seed nodes (REDIS_CLUSTER_NODES wins);
+// with a rediss:// REDIS_URL, the CA and client certificate files of its TLS.
+export interface RedisTarget extends RedisTlsFiles {
   REDIS_URL: string;
   REDIS_CLUSTER_NODES?: ClusterNode[] | undefined;
 }
 
 const reconnect = (attempt: number) => Math.min(50 * 2 ** attempt, 1000);
 
-export function redisOptionsFromUrl(url: string): RedisOptions {
+export function redisOptionsFromUrl(url: string, tls: RedisTlsFiles = {}): RedisOptions {
   const u = new URL(url);
   const db = u.pathname.replace(/^\//, '');
   return {
@@ -23,14 +25,14 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     ...(db ? { db: Number(db) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: redisTlsOptions(tls) } : {}),
   };
 }
 
 // For Queue.add/addBulk and reads: no offline queue, a command timeout, one retry.
-export function createFailFastRedis(url: string, log: Logger, name: string): Redis {
+export function createFailFastRedis(url: string, log: Logger, name: string, tls: RedisTlsFiles = {}): Redis {
   const redis = new Redis({
-    ...redisOptionsFromUrl(url),
+    ...redisOptionsFromUrl(url, tls),
     connectionName: name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -45,8 +47,9 @@ export function createFailFastRedis(url: string, log: Logger, name: string): Red
 // The fail-fast command connection for a target: a Cluster when seed nodes are given. Every BullMQ
 // key of ours carries the {hash tag} of QUEUE_PREFIX, so each script touches one slot.
 export function createCommandConnection(target: RedisTarget, log: Logger, name: string): RedisConnection {
-  if (!target.REDIS_CLUSTER_NODES) return createFailFastRedis(target.REDIS_URL, log, name);
-  const { host: _host, port: _port, db: _db, ...auth } = redisOptionsFromUrl(target.REDIS_URL);
+  if (!target.REDIS_CLUSTER_NODES) return createFailFastRedis(target.REDIS_URL, log, name, target);
+  // `auth` carries the TLS options too: every node of the cluster is reached over TLS.
+  const { host: _host, port: _port, db: _db, ...auth } = redisOptionsFromUrl(target.REDIS_URL, target);
   const cluster = new Cluster(target.REDIS_CLUSTER_NODES, {
     enableOfflineQueue: false,
     clusterRetryStrategy: reconnect,
@@ -59,14 +62,14 @@ export function createCommandConnection(target: RedisTarget, log: Logger, name: 
 // The connection a BullMQ Worker is given: options for one server (the Worker opens its own
 // blocking connection from them), or a Cluster that BullMQ duplicates.
 export function createWorkerConnection(target: RedisTarget): ReturnType<typeof workerRedisOptions> | Cluster {
-  if (!target.REDIS_CLUSTER_NODES) return workerRedisOptions(target.REDIS_URL);
-  const { host: _host, port: _port, db: _db, ...auth } = redisOptionsFromUrl(target.REDIS_URL);
+  if (!target.REDIS_CLUSTER_NODES) return workerRedisOptions(target.REDIS_URL, target);
+  const { host: _host, port: _port, db: _db, ...auth } = redisOptionsFromUrl(target.REDIS_URL, target);
   return new Cluster(target.REDIS_CLUSTER_NODES, { clusterRetryStrategy: reconnect, redisOptions: { ...auth, maxRetriesPerRequest: null } });
 }
 
 // For BullMQ Workers (which make their own blocking connection from these options).
-export function workerRedisOptions(url: string): RedisOptions & { retryStrategy: (attempt: number) => number } {
-  return { ...redisOptionsFromUrl(url), maxRetriesPerRequest: null, retryStrategy: reconnect };
+export function workerRedisOptions(url: string, tls: RedisTlsFiles = {}): RedisOptions & { retryStrategy: (attempt: number) => number } {
+  return { ...redisOptionsFromUrl(url, tls), maxRetriesPerRequest: null, retryStrategy: reconnect };
 }
 
 function watchConnection(redis: RedisConnection, log: Logger, name: string): void {
@@ -81,20 +84,35 @@ function watchConnection(redis: RedisConnection, log: Logger, name: string): voi
   });
 }
 
+// Rejects with a TlsRefusedError at once when Redis's certificate is refused (or the handshake
+// fails): unlike Redis being down, that does not mend itself, so the caller stops instead of waiting.
 export function waitUntilReady(redis: RedisConnection, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const done = () => {
+      clearTimeout(timer);
       redis.off('ready', onReady);
+      redis.off('error', onError);
+    };
+    const timer = setTimeout(() => {
+      done();
       reject(new Error(`Redis did not answer within ${timeoutMs} ms: check REDIS_URL and that Redis is running`));
     }, timeoutMs);
     const onReady = () => {
-      clearTimeout(timer);
+      done();
       resolve();
     };
+    const onError = (err: Error) => {
+      if (!isTlsFailure(err)) return;
+      done();
+      reject(new TlsRefusedError(tlsRefusedMessage('Redis', redisWhere(redis), err, REDIS_TLS_CHECK), { cause: err }));
+    };
     redis.once('ready', onReady);
+    redis.on('error', onError);
   });
 }
+
+const redisWhere = (redis: RedisConnection) => (redis instanceof Cluster ? 'REDIS_CLUSTER_NODES' : `REDIS_URL (${redis.options.host}:${redis.options.port})`);
 
 // Guarantee 8: with any eviction policy, Redis may drop queued jobs under memory pressure.
 // On a cluster every master is asked.

@@ -1,13 +1,15 @@
 // Bull Board in headless Chromium: the board refuses a browser without credentials, and an operator
 // who logs in sees the queues, finds a declined payment in the failed set and retries it with the
-// job's Retry button. BullMQ, not the page, is the judge of whether the retry happened.
+// job's Retry button. BullMQ, not the page, is the judge of whether the retry happened. All of it
+// under the board's strict Content-Security-Policy: no violation, no console error, no request to
+// any host but this one, and the page's fonts self-hosted.
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, TEST_ADMIN_PASSWORD, waitFor, type TestContext } from '../support/context.ts';
 import { postJson, startSystem, type RunningSystem } from '../support/system.ts';
-import { chromiumProblem, launchChromium, newHermeticContext, UI_TIMEOUT_MS } from './chromium.ts';
+import { chromiumProblem, launchChromium, newHermeticContext, UI_TIMEOUT_MS, watchPage } from './chromium.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const QUEUES = ['payments', 'deliveries', 'invoices'] as const;
@@ -79,12 +81,14 @@ describe.skipIf(problem !== undefined)(`Bull Board in headless Chromium${problem
     const context = await newHermeticContext(browser!, system!.url, { username: 'admin', password: TEST_ADMIN_PASSWORD });
     const page = await context.newPage();
     try {
-      const pageErrors: Error[] = [];
-      page.on('pageerror', (err) => pageErrors.push(err));
+      const watch = await watchPage(page);
       page.on('dialog', (dialog) => void dialog.accept()); // a native confirm(), should the board use one
 
       const response = await page.goto(`${system!.url}/admin/queues`);
       expect(response?.status()).toBe(200);
+      const policy = response!.headers()['content-security-policy'];
+      expect(policy).toContain("frame-ancestors 'none'");
+      expect(policy).not.toMatch(/'unsafe-inline'|'unsafe-eval'/);
 
       // The sidebar lists every queue.
       const nav = page.getByRole('navigation');
@@ -107,6 +111,18 @@ describe.skipIf(problem !== undefined)(`Bull Board in headless Chromium${problem
 
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}board-queues.png`, fullPage: true });
+
+      // The job data editor (CodeMirror) styles itself with <style> elements it creates at run
+      // time: the page's nonce script must get them past the policy, or the editor is unstyled.
+      await (await jobActionLabelled(page, card, 'Update Data')).click();
+      const editor = page.getByRole('dialog').locator('.cm-editor');
+      await editor.getByText('"order.created"').waitFor();
+      // Styled, the line numbers sit beside the text; unstyled, above it.
+      const gutters = (await editor.locator('.cm-gutters').boundingBox())!;
+      const content = (await editor.locator('.cm-content').boundingBox())!;
+      expect(content.x).toBeGreaterThanOrEqual(gutters.x + gutters.width);
+      await page.getByRole('dialog').getByRole('button', { name: 'Close', exact: true }).click();
+      await page.getByRole('dialog').waitFor({ state: 'hidden' });
 
       const retry = await jobActionLabelled(page, card, 'Retry');
       const retryRequest = page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname === `/admin/queues/api/queues/payments/${jobId}/retry`);
@@ -141,7 +157,10 @@ describe.skipIf(problem !== undefined)(`Bull Board in headless Chromium${problem
       );
       expect(after.processedOn).toBeGreaterThan(before.processedOn!);
       expect(after.failedReason).toContain('card declined');
-      expect(pageErrors).toEqual([]);
+
+      // The board's own fonts, from this server, not Google's.
+      expect(await loadedFontFamilies(page)).toContain('IBM Plex Sans');
+      expect(watch).toEqual({ violations: [], consoleErrors: [], pageErrors: [], offLoopback: [] });
     } catch (err) {
       // What the browser showed when it went wrong, next to the regular artifact.
       mkdirSync(ARTIFACTS, { recursive: true });
@@ -165,6 +184,13 @@ async function gotoUnauthorized(page: Page, url: string): Promise<{ status: numb
   if ('error' in navigation && !navigation.error.message.includes('ERR_INVALID_AUTH_CREDENTIALS')) throw navigation.error;
   const response = await seen;
   return { status: response.status(), challenge: response.headers()['www-authenticate'] };
+}
+
+// The font families the page has loaded, once its pending font loads are done. (A string: it runs
+// in the page, which this project has no DOM types for.)
+async function loadedFontFamilies(page: Page): Promise<string[]> {
+  const families = await page.evaluate(`document.fonts.ready.then(() => [...document.fonts].filter((f) => f.status === 'loaded').map((f) => f.family.replaceAll('"', '')))`);
+  return [...new Set(families as string[])];
 }
 
 // Bull Board's job actions are icon buttons named only by a tooltip: hover each one until the

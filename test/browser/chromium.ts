@@ -1,7 +1,7 @@
 // Headless Chromium for browser tests: the Debian package's binary driven by playwright-core (never
 // `npx playwright install`). Install it with `apt-get install -y chromium`.
 import { accessSync, constants } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -37,8 +37,8 @@ export function chromiumProblem(): string | undefined {
   }
 }
 
-// A browser context that may only talk to the system under test: anything else (Bull Board's page
-// links Google Fonts) is aborted, so the test is hermetic and never waits on the internet.
+// A browser context that may only talk to the system under test: anything else is aborted, so the
+// test is hermetic and never waits on the internet (watchPage records such a request as a failure).
 export async function newHermeticContext(browser: Browser, baseUrl: string, httpCredentials?: { username: string; password: string }): Promise<BrowserContext> {
   const origin = new URL(baseUrl).origin;
   const context = await browser.newContext({ ...(httpCredentials ? { httpCredentials } : {}), viewport: { width: 1440, height: 900 } });
@@ -49,4 +49,39 @@ export async function newHermeticContext(browser: Browser, baseUrl: string, http
     (route) => route.abort(),
   );
   return context;
+}
+
+// What a self-contained page under a strict Content-Security-Policy must never do: violate its
+// policy (the document's securitypolicyviolation events), log a console error, throw, or request
+// anything from a host that is not loopback. Call before the first navigation.
+export interface PageWatch {
+  violations: string[];
+  consoleErrors: string[];
+  pageErrors: string[];
+  offLoopback: string[];
+}
+
+export async function watchPage(page: Page): Promise<PageWatch> {
+  const watch: PageWatch = { violations: [], consoleErrors: [], pageErrors: [], offLoopback: [] };
+  await page.exposeFunction('__reportCspViolation', (violation: string) => watch.violations.push(violation));
+  // A string, not a function: it runs in the page, which this Node project has no DOM types for.
+  await page.addInitScript({
+    content: `document.addEventListener('securitypolicyviolation', (e) =>
+      window.__reportCspViolation(e.effectiveDirective + ' refused ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber + ' ' + e.sample));`,
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') watch.consoleErrors.push(`${message.text()} (${message.location().url})`);
+  });
+  page.on('pageerror', (err) => watch.pageErrors.push(err.message));
+  page.on('request', (request) => {
+    if (!isLoopback(request.url())) watch.offLoopback.push(request.url());
+  });
+  return watch;
+}
+
+// data:, blob: and the like reach no host; http(s) and ws(s) must stay on this machine.
+function isLoopback(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(protocol)) return true;
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

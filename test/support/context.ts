@@ -54,6 +54,9 @@ export async function createTestContext(
     RELAY_POLL_INTERVAL_MS: '200',
     JOB_BACKOFF_MS: '20',
     SHUTDOWN_GRACE_MS: '5000',
+    // Tests place orders far faster than a customer; test/rate-limit.test.ts turns the limits on.
+    ORDER_RATE_LIMIT_PER_MINUTE: '0',
+    LIST_RATE_LIMIT_PER_MINUTE: '0',
     ...(invoicesUrl ? { INVOICES_DATABASE_URL: invoicesUrl, OUTBOX_SIGNING_KEY: randomBytes(32).toString('base64url') } : {}),
     ...overrides,
   };

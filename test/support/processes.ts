@@ -17,7 +17,8 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 export function startNode(script: string, env: Record<string, string>, args: string[] = []): Child {
   const proc = spawn(process.execPath, ['--import', TSX_LOADER, script, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json', ...env },
+    // Rate limits off unless the env turns them on: test processes place orders faster than a customer.
+    env: { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json', ORDER_RATE_LIMIT_PER_MINUTE: '0', LIST_RATE_LIMIT_PER_MINUTE: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return wrap(proc);

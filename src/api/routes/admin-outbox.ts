@@ -3,7 +3,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { OutboxOperations } from '../../outbox-admin/operations.ts';
 import { ProblemError } from '../problem.ts';
-import { ProblemSchema } from '../schemas.ts';
+import { ProblemSchema, safeString } from '../schemas.ts';
 
 const OutboxRowSchema = z
   .object({
@@ -30,8 +30,7 @@ const listRoute = createRoute({
   request: {
     query: z.strictObject({
       state: z.enum(['pending', 'dead']).openapi({ param: { name: 'state', in: 'query' } }),
-      limit: z
-        .string()
+      limit: safeString()
         .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
         .transform(Number)
         .pipe(z.number().min(1).max(1000))

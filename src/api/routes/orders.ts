@@ -7,6 +7,11 @@ import { traceIdOf } from '../../tracing.ts';
 import type { OrderStore } from '../order-store.ts';
 import {
   CreateOrderSchema,
+  DEFAULT_PAGE_SIZE,
+  LIST_RESPONSE_MAX_BYTES,
+  MAX_ITEMS_PER_ORDER,
+  MAX_PAGE_SIZE,
+  TEXT_CAPS,
   IdempotencyHeadersSchema,
   ListOrdersQuerySchema,
   OrderIdParamSchema,
@@ -65,6 +70,11 @@ const listOrdersRoute = createRoute({
   method: 'get',
   path: '/orders',
   summary: 'Orders, newest first, one page at a time',
+  description:
+    `At most ${MAX_PAGE_SIZE} orders a page (\`limit\`, ${DEFAULT_PAGE_SIZE} by default). An order holds at most ${MAX_ITEMS_PER_ORDER} items, ` +
+    `a customer name of ${TEXT_CAPS.customer_name}, an address of ${TEXT_CAPS.address} and flavors of ${TEXT_CAPS.flavor} characters, ` +
+    `so one page is at most ${LIST_RESPONSE_MAX_BYTES.toLocaleString('en')} bytes even with every string at its cap and escaped in full; ` +
+    'a page of 50 one-pizza orders is about 15 KB.',
   request: { query: ListOrdersQuerySchema },
   responses: {
     200: { description: 'One page; pass next_cursor as cursor for the next', content: { 'application/json': { schema: OrderPageSchema } } },
@@ -139,7 +149,7 @@ export function registerOrderRoutes(app: OpenAPIHono, store: OrderStore, log: Lo
   });
 
   app.openapi(listOrdersRoute, async (c) => {
-    const { status, limit = 20, cursor } = c.req.valid('query');
+    const { status, limit = DEFAULT_PAGE_SIZE, cursor } = c.req.valid('query');
     const rows = await store.list({ status, limit, cursor });
     const next = rows.length === limit ? rows[rows.length - 1]!.id : null;
     return c.json({ orders: rows.map(orderJson), next_cursor: next }, 200);

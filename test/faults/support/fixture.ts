@@ -11,8 +11,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { createTestContext, type TestContext } from '../../support/context.ts';
 import { RoleCluster, type ClusterOptions } from './cluster.ts';
 import { faultEnv } from './env.ts';
-import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
-import { startPrivateRedis, type PrivateRedis } from './private-redis.ts';
+import { startPrivatePostgres, type PrivatePostgres, type PrivatePostgresOptions } from './private-postgres.ts';
+import { startPrivateRedis, type PrivateRedis, type PrivateRedisOptions } from './private-redis.ts';
 import { openQueues, type AuditQueues } from './settle.ts';
 import { killAllTracked } from './tracked.ts';
 
@@ -30,7 +30,7 @@ export interface PrivateServer<S> {
   stop(server: S): Promise<void>;
 }
 
-export function privateRedis(options: { persistent: boolean }): PrivateServer<PrivateRedis> {
+export function privateRedis(options: PrivateRedisOptions): PrivateServer<PrivateRedis> {
   return {
     start: () => startPrivateRedis(options),
     servers: (redis) => ({ redisUrl: redis.url }),
@@ -45,9 +45,9 @@ export function privateRedis(options: { persistent: boolean }): PrivateServer<Pr
   };
 }
 
-export function privatePostgres(): PrivateServer<PrivatePostgres> {
+export function privatePostgres(options: PrivatePostgresOptions = {}): PrivateServer<PrivatePostgres> {
   return {
-    start: () => startPrivatePostgres(),
+    start: () => startPrivatePostgres(options),
     servers: (pg) => ({ databaseUrl: pg.url }),
     async cleanup(pg, cleanup) {
       if (!pg.running()) await pg.start().catch(() => {}); // so cleanup can drop the database

@@ -3,7 +3,7 @@
 // Postgres refuses to run as root: when the tests run as root, initdb and the server run as the
 // `postgres` user (spawned with its uid and gid) in a directory that user owns.
 import { execFile, execFileSync } from 'node:child_process';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +41,25 @@ function serverUser(): { uid: number; gid: number } | undefined {
   return { uid: id('-u'), gid: id('-g') };
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+// With `tls`, the server takes only TLS connections over TCP (hostssl), with this certificate and key,
+// and `url` asks for TLS without checking the certificate (sslmode=require): tests that check it
+// put sslrootcert and a stricter sslmode in the URLs they hand the service.
+export interface PrivatePostgresOptions {
+  tls?: { certFile: string; keyFile: string };
+}
+
+// Postgres reads the key only if its owner alone can (or root owns it and the group may read it).
+async function serverTlsArgs(dir: string, tls: NonNullable<PrivatePostgresOptions['tls']>, user: { uid: number; gid: number } | undefined): Promise<string[]> {
+  const files = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), hba: join(dir, 'pg_hba.conf') };
+  await copyFile(tls.certFile, files.cert);
+  await copyFile(tls.keyFile, files.key);
+  await writeFile(files.hba, 'local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n');
+  await chmod(files.key, 0o600);
+  if (user) for (const f of Object.values(files)) await chown(f, user.uid, user.gid);
+  return ['-c', 'ssl=on', '-c', `ssl_cert_file=${files.cert}`, '-c', `ssl_key_file=${files.key}`, '-c', `hba_file=${files.hba}`];
+}
+
+export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const bin = binDir();
   const user = serverUser();
   const port = await freePort();
@@ -49,10 +67,11 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   if (user) await chown(dir, user.uid, user.gid);
   const data = join(dir, 'data');
   await run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'], { ...user });
+  const tlsArgs = options.tls ? await serverTlsArgs(dir, options.tls, user) : [];
 
   let server: Child | undefined;
   const running = () => server !== undefined && server.proc.exitCode === null && server.proc.signalCode === null;
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres${options.tls ? '?sslmode=require' : ''}`;
 
   const pg: PrivatePostgres = {
     port,
@@ -63,7 +82,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       server = track(
         startCommand(
           join(bin, 'postgres'),
-          ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+          ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', ...tlsArgs],
           { ...user },
         ),
       );

@@ -14,6 +14,8 @@ const run = promisify(execFile);
 export interface PrivateRedis {
   port: number;
   url: string;
+  // With `tls`: rediss:// on a second port (the plain one stays, for redis-cli and the test's own view).
+  tlsUrl?: string;
   // Starts the server (again) and waits until it answers PING.
   start(): Promise<void>;
   // kill -9: with `persistent` the AOF (fsync always) brings every acknowledged write back.
@@ -26,8 +28,19 @@ export interface PrivateRedis {
 
 // persistent: AOF with fsync on every write, like production; otherwise nothing is kept on disk,
 // so a restart comes back empty (a restart without persistence, a failover to an empty replica).
-export async function startPrivateRedis({ persistent }: { persistent: boolean }): Promise<PrivateRedis> {
+// tls: also listen with TLS on a port of its own, with this certificate and key; clients are not
+// asked for a certificate unless the test turns tls-auth-clients on (CONFIG SET).
+export interface PrivateRedisOptions {
+  persistent: boolean;
+  tls?: { certFile: string; keyFile: string; caFile: string };
+}
+
+export async function startPrivateRedis({ persistent, tls }: PrivateRedisOptions): Promise<PrivateRedis> {
   const port = await freePort();
+  const tlsPort = tls ? await freePort() : undefined;
+  const tlsArgs = tls
+    ? ['--tls-port', String(tlsPort), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+    : [];
   const dir = await mkdtemp(join(tmpdir(), 'fault-redis-'));
   const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''] : ['--appendonly', 'no', '--save', ''];
   let server: Child | undefined;
@@ -37,11 +50,12 @@ export async function startPrivateRedis({ persistent }: { persistent: boolean })
   const redis: PrivateRedis = {
     port,
     url: `redis://127.0.0.1:${port}`,
+    ...(tlsPort ? { tlsUrl: `rediss://127.0.0.1:${tlsPort}` } : {}),
     running,
     cli,
     async start() {
       if (running()) return;
-      server = track(startCommand('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--maxmemory-policy', 'noeviction', ...persistence]));
+      server = track(startCommand('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--maxmemory-policy', 'noeviction', ...persistence, ...tlsArgs]));
       await waitFor(`redis ${port} to answer`, async () => (await cli('ping')) === 'PONG', 10_000);
       // The one answering must be ours, not a server of another test that took the port meanwhile.
       const pid = /process_id:(\d+)/.exec(await cli('info', 'server'))?.[1];
