@@ -268,7 +268,11 @@ function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, 
   });
   // While Redis is away every reconnect attempt fails: say so once every half minute, not each time.
   const unreachable = throttledWarning(log, 30_000);
-  worker.on('error', (err: Error) => unreachable({ queue, err: err.message }, 'worker cannot reach Redis; retrying'));
+  worker.on('error', (err: Error) =>
+    /\bOOM command not allowed\b/.test(err.message)
+      ? unreachable({ queue }, 'Redis is out of memory (maxmemory reached): jobs wait until memory is freed; raise maxmemory or free memory')
+      : unreachable({ queue, err: err.message }, 'worker cannot reach Redis; retrying'),
+  );
 }
 
 // Log lines name the aggregate by its type (`order_id` for an order), as the service's own lines do.

@@ -107,7 +107,12 @@ export async function publishRows(rows: readonly OutboxRow[], deps: PublishDeps)
 }
 
 // Timeouts and closed connections are Redis's state, not the row's, even when ioredis says "ready".
-const CONNECTION_TROUBLE = /timed out|ECONN|EPIPE|Connection is closed|Stream isn't writeable|LOADING|READONLY|CLUSTERDOWN|TRYAGAIN/i;
+// So is a full Redis (OOM: maxmemory reached under noeviction): an outage, never a bad row, so it
+// spends no row's attempts and marks nothing dead however long it lasts.
+const CONNECTION_TROUBLE = /timed out|ECONN|EPIPE|Connection is closed|Stream isn't writeable|LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|OOM command not allowed/i;
+
+// Redis refusing writes because it is full.
+export const isRedisOutOfMemory = (message: string) => /\bOOM command not allowed\b/.test(message);
 
 function isInfrastructureError(err: unknown, isRedisReady: () => boolean): boolean {
   return !isRedisReady() || CONNECTION_TROUBLE.test(describe(err));

@@ -4,7 +4,7 @@
 import { setTimeout } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ClaimOrder, OutboxRow } from '../db/outbox.ts';
-import type { BatchOutcome } from './publish.ts';
+import { isRedisOutOfMemory, type BatchOutcome } from './publish.ts';
 import { traceIdOf } from '../tracing.ts';
 import { StreamRate } from './stream-rate.ts';
 import { WakeSignal } from './wake-signal.ts';
@@ -121,7 +121,13 @@ export function createRelay(deps: RelayDeps): Relay {
       } catch (err) {
         lastWasFull = false;
         backoffMs = Math.min(Math.max(backoffMs * 2, 50), MAX_BACKOFF_MS);
-        deps.log.warn({ err: err instanceof Error ? err.message : String(err), retry_in_ms: backoffMs }, 'relay batch failed; rolled back, will retry');
+        const message = err instanceof Error ? err.message : String(err);
+        if (isRedisOutOfMemory(message)) {
+          deps.log.warn(
+            { retry_in_ms: backoffMs },
+            'Redis is out of memory (maxmemory reached): events are kept in the outbox and published once memory is freed; raise maxmemory or free memory',
+          );
+        } else deps.log.warn({ err: message, retry_in_ms: backoffMs }, 'relay batch failed; rolled back, will retry');
         if (running) await signal.wait(backoffMs);
       }
     }
