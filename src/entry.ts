@@ -35,12 +35,18 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
 
   const system = createSystem(config, log, roles);
   let stopping = false;
+  let firstSignalAt = 0;
   const shutdown = (signal: string) => {
     if (stopping) {
+      if (isForwardedCopy(firstSignalAt)) {
+        log.info({ signal }, 'the same stop request again (npm forwards what the terminal also sent): still stopping gracefully');
+        return;
+      }
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
     stopping = true;
+    firstSignalAt = Date.now();
     log.info({ signal, grace_ms: config.SHUTDOWN_GRACE_MS }, 'shutting down: finishing active work');
     const force = setTimeout(() => {
       log.error('grace period over: exiting with work still active (it will be retried)');
@@ -70,6 +76,16 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
   }
 }
 
+// Under `npm start` (npm, pnpm and yarn set npm_lifecycle_event), the script runner forwards every
+// SIGINT/SIGTERM it gets to this process, and a Ctrl-C in the terminal (or a stop sent to the whole
+// process group, as systemd does) reaches both: one request arrives twice, milliseconds apart. A
+// repeat that soon is that copy, not an operator asking to force the exit. Run directly (Docker,
+// the tests), every second signal forces the exit.
+const FORWARDED_COPY_WINDOW_MS = 1000;
+function isForwardedCopy(firstSignalAt: number): boolean {
+  return process.env.npm_lifecycle_event !== undefined && Date.now() - firstSignalAt < FORWARDED_COPY_WINDOW_MS;
+}
+
 // `npm start` creates and migrates its databases; a role process only checks them, so a deploy
 // migrates once (npm run migrate) and no role starts on a schema it does not know.
 async function prepareDatabases(config: Config, log: ReturnType<typeof createLogger>, migrateThem: boolean): Promise<void> {
@@ -87,7 +103,12 @@ async function prepareDatabases(config: Config, log: ReturnType<typeof createLog
         await sql.end({ timeout: 5 });
       }
     } catch (err) {
-      const hint = err instanceof MigrationStateError ? '' : `: check ${db.variable} and that Postgres is running`;
+      const hint =
+        err instanceof MigrationStateError
+          ? ''
+          : (err as { code?: string }).code === '53300'
+            ? `: Postgres at ${db.variable} has no connection left (max_connections reached): close idle clients, raise max_connections or put PgBouncer in front; each process needs PG_POOL_MAX + 1`
+            : `: check ${db.variable} and that Postgres is running`;
       if (isTlsFailure(err)) log.fatal(postgresRefusedMessage(db.variable, db.url, err));
       else log.fatal({ err: (err as Error).message }, `cannot prepare the database${hint}`);
       process.exit(1);

@@ -70,6 +70,8 @@ const CONNECTION_ERROR_CODES = new Set([
   '57P01',
   '57P02',
   '57P03',
+  // too_many_connections: max_connections reached by other clients; a connection may free up
+  '53300',
   '08000',
   '08001',
   '08003',

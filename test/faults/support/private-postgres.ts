@@ -44,8 +44,10 @@ function serverUser(): { uid: number; gid: number } | undefined {
 // With `tls`, the server takes only TLS connections over TCP (hostssl), with this certificate and key,
 // and `url` asks for TLS without checking the certificate (sslmode=require): tests that check it
 // put sslrootcert and a stricter sslmode in the URLs they hand the service.
+// `maxConnections` (200 by default): a small one lets a test run the server out of connections.
 export interface PrivatePostgresOptions {
   tls?: { certFile: string; keyFile: string };
+  maxConnections?: number;
 }
 
 // Postgres reads the key only if its owner alone can (or root owns it and the group may read it).
@@ -82,7 +84,23 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
       server = track(
         startCommand(
           join(bin, 'postgres'),
-          ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', ...tlsArgs],
+          [
+            '-D',
+            data,
+            '-p',
+            String(port),
+            '-k',
+            dir,
+            '-c',
+            'listen_addresses=127.0.0.1',
+            '-c',
+            'fsync=off',
+            '-c',
+            'full_page_writes=off',
+            '-c',
+            `max_connections=${options.maxConnections ?? 200}`,
+            ...tlsArgs,
+          ],
           { ...user },
         ),
       );
