@@ -266,13 +266,25 @@ function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, 
       final ? 'job failed for good; retry it from the dashboard at /admin/queues' : 'job failed; will retry with backoff',
     );
   });
-  // While Redis is away every reconnect attempt fails: say so once every half minute, not each time.
-  const unreachable = throttledWarning(log, 30_000);
-  worker.on('error', (err: Error) =>
-    /\bOOM command not allowed\b/.test(err.message)
-      ? unreachable({ queue }, 'Redis is out of memory (maxmemory reached): jobs wait until memory is freed; raise maxmemory or free memory')
-      : unreachable({ queue, err: err.message }, 'worker cannot reach Redis; retrying'),
-  );
+  // While Redis is away every reconnect attempt fails: say so once every half minute, not each
+  // time, for each kind of trouble on its own.
+  const warnings = new Map<string, ReturnType<typeof throttledWarning>>();
+  worker.on('error', (err: Error) => {
+    const what = workerTrouble(err.message);
+    if (!warnings.has(what)) warnings.set(what, throttledWarning(log, 30_000));
+    warnings.get(what)!({ queue, err: err.message }, what);
+  });
+}
+
+// What a worker's 'error' event means, for its log line: Redis away (the usual case), Redis full,
+// or a job whose lock this worker lost (it froze or stalled; another worker has taken the job
+// over, and the inbox absorbs whatever this one still writes).
+export function workerTrouble(message: string): string {
+  if (/\bOOM command not allowed\b/.test(message)) return 'Redis is out of memory (maxmemory reached): jobs wait until memory is freed; raise maxmemory or free memory';
+  if (/could not renew lock for job|Missing lock for job/.test(message)) {
+    return "a job's lock was lost (this worker was frozen or too slow): another worker has taken it over, and the inbox absorbs what this one still records";
+  }
+  return 'worker cannot reach Redis; retrying';
 }
 
 // Log lines name the aggregate by its type (`order_id` for an order), as the service's own lines do.

@@ -22,6 +22,7 @@ export function createBatchProcessor(sql: Sql, retry: { maxAttempts: number; bas
       // unlocked, and any job that did reach Redis is deduplicated by its jobId on the next try.
       const outcome = await publish(rows);
       crashPoint('relay-after-add');
+      crashPoint('relay-freeze-after-add');
       // A failing mark aborts the transaction, and Postgres then answers the COMMIT with a rollback.
       await Promise.all([
         ...(outcome.published.length > 0 ? [markPublished(tx, outcome.published, outcome.unrouted).execute()] : []),

@@ -3,7 +3,7 @@
 // after its batch, a worker after its active jobs — and is started again; nothing is lost. A second
 // SIGTERM forces the exit at once, and the jobs it abandoned are recovered by another worker.
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../support/context.ts';
+import { scaled, waitFor } from '../support/context.ts';
 import type { RoleName, RoleProcess } from './support/cluster.ts';
 import { driveOrders } from './support/driver.ts';
 import { faultSuite } from './support/fixture.ts';
@@ -107,30 +107,34 @@ describe('SIGTERM under load', () => {
     90_000,
   );
 
-  it('exits at once on a second SIGTERM; the payments it abandoned are recovered by another worker', async () => {
-    const { cluster, audit } = suite;
-    // The only payments worker for now: slow, with a long grace, logging at info ("shutting down").
-    const regular = cluster.of('worker').filter((w) => w.alive());
-    for (const w of regular) expect((await cluster.sigterm(w)).code).toBe(0);
-    const slow: RoleProcess = await cluster.start('worker', { WORKER_QUEUES: 'payments', GATEWAY_LATENCY_MS: '3000', SHUTDOWN_GRACE_MS: '60000', LOG_LEVEL: 'info' });
-    const orders = drive('Forced');
-    await waitFor('the slow worker to have payments in hand', async () => (await audit.queues.payments.getActiveCount()) >= 3);
-    const abandoned = await audit.queues.payments.getActive();
+  it(
+    'exits at once on a second SIGTERM; the payments it abandoned are recovered by another worker',
+    async () => {
+      const { cluster, audit } = suite;
+      // The only payments worker for now: slow, with a long grace, logging at info ("shutting down").
+      const regular = cluster.of('worker').filter((w) => w.alive());
+      for (const w of regular) expect((await cluster.sigterm(w)).code).toBe(0);
+      const slow: RoleProcess = await cluster.start('worker', { WORKER_QUEUES: 'payments', GATEWAY_LATENCY_MS: '3000', SHUTDOWN_GRACE_MS: '60000', LOG_LEVEL: 'info' });
+      const orders = drive('Forced');
+      await waitFor('the slow worker to have payments in hand', async () => (await audit.queues.payments.getActiveCount()) >= 3);
+      const abandoned = await audit.queues.payments.getActive();
 
-    const exit = await cluster.sigterm(slow, { secondAfter: 'shutting down' });
-    expect(exit.code).toBe(1);
-    expect(slow.output()).toContain('second signal');
-    expect(exit.ms).toBeLessThan(3000); // well before its payments (3 s) or its grace (60 s) were over
+      const exit = await cluster.sigterm(slow, { secondAfter: 'shutting down' });
+      expect(exit.code).toBe(1);
+      expect(slow.output()).toContain('second signal');
+      expect(exit.ms).toBeLessThan(3000); // well before its payments (3 s) or its grace (60 s) were over
 
-    for (const w of regular) await cluster.restart(w);
-    const result = await orders.done;
-    expect(result.accepted).toHaveLength(ORDERS);
-    await settleAndCheck('Forced', result.accepted);
-    // What it held was picked up again once its lock ran out, and done once.
-    for (const job of abandoned) {
-      const after = await audit.queues.payments.getJob(job.id!);
-      expect(await after!.getState()).toBe('completed');
-      expect(after!.stalledCounter).toBeGreaterThan(0);
-    }
-  }, 90_000);
+      for (const w of regular) await cluster.restart(w);
+      const result = await orders.done;
+      expect(result.accepted).toHaveLength(ORDERS);
+      await settleAndCheck('Forced', result.accepted);
+      // What it held was picked up again once its lock ran out, and done once.
+      for (const job of abandoned) {
+        const after = await audit.queues.payments.getJob(job.id!);
+        expect(await after!.getState()).toBe('completed');
+        expect(after!.stalledCounter).toBeGreaterThan(0);
+      }
+    },
+    scaled(90_000),
+  );
 });

@@ -1,5 +1,6 @@
 // Each test file gets its own database and its own BullMQ queue prefix, and removes both at the end.
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { inject } from 'vitest';
@@ -97,9 +98,21 @@ async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
   } while (cursor !== '0');
 }
 
+// How much longer than on an idle machine a wait may take: the load per core (1-minute average),
+// between 1 and 5. CI runs on two cores that other work may share; a deadline that does not scale
+// fails there on a busy minute while the code under test is fine.
+export function loadFactor(): number {
+  return Math.min(5, Math.max(1, os.loadavg()[0]! / os.cpus().length));
+}
+
+// A test's own timeout (vitest's it(…, ms)) scaled the same way, so its waits fit inside it.
+export const scaled = (ms: number) => Math.round(ms * loadFactor());
+
 // Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`
-// with `what` in the message. Tests wait on conditions, never on fixed sleeps.
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+// (scaled by loadFactor() when the wait starts) with `what` in the message. Tests wait on
+// conditions, never on fixed sleeps.
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, baseTimeoutMs = 20_000): Promise<T> {
+  const timeoutMs = Math.round(baseTimeoutMs * loadFactor());
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

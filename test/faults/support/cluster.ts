@@ -118,15 +118,20 @@ export class RoleCluster {
     return this.procs.filter((p) => !role || p.role === role).reduce((n, p) => n + p.crashes, 0);
   }
 
+  // On failure the message ends with the process's last log lines: they say why it did not answer.
   async waitReady(p: RoleProcess, timeoutMs = 30_000): Promise<void> {
-    await waitFor(
-      `${p.name} to answer on port ${p.port}`,
-      async () => {
-        if (p.stopping && !p.alive()) throw new Error(`${p.name} exited: ${p.output().slice(-2000)}`);
-        return p.alive() && (await p.answers());
-      },
-      timeoutMs,
-    );
+    try {
+      await waitFor(
+        `${p.name} to answer on port ${p.port}`,
+        async () => {
+          if (p.stopping && !p.alive()) throw new Error(`${p.name} exited`);
+          return p.alive() && (await p.answers());
+        },
+        timeoutMs,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- last output of ${p.name} ---\n${p.output().slice(-2000)}`);
+    }
   }
 
   async waitAllReady(timeoutMs = 30_000): Promise<void> {
