@@ -105,6 +105,11 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
   ADMIN_USER: z.string().min(1).prefault('admin'),
   ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  // Wrong staff passwords per client address within the window before its logins are refused
+  // (429) for the rest of it; counted in Redis so every API instance shares the count
+  // (src/api/middleware/staff-auth.ts). Guessing the password at 10 per 5 min takes forever.
+  ADMIN_LOGIN_MAX_FAILURES: int(1, 10_000).prefault('10'),
+  ADMIN_LOGIN_WINDOW_S: int(1, 86_400).prefault('300'),
   // BullMQ keys are `<prefix>:<queue>:…`; a {hash tag} keeps every queue's keys in one Redis Cluster slot.
   QUEUE_PREFIX: z
     .string()
@@ -112,6 +117,12 @@ export const configSchema = z.object({
     .prefault('{outbox}'),
   // How long a replayable response is kept for an Idempotency-Key.
   IDEMPOTENCY_KEY_TTL_S: int(60, 30 * 86400).prefault('86400'),
+  // Customers (src/api/routes/users.ts): a bearer token from POST /users/login works this long
+  // (POST /users/logout ends it sooner); expired tokens are pruned by the relay's retention.
+  CUSTOMER_TOKEN_TTL_S: int(60, 90 * 86400).prefault('86400'),
+  // The API keeps the menu in memory this long (src/api/menu.ts): a price changed in the menu
+  // table applies to orders within it; an entry the copy lacks is read at once.
+  MENU_CACHE_TTL_MS: int(0, 3_600_000).prefault('5000'),
   // LISTEN needs a session: behind PgBouncer in transaction mode, point this at Postgres directly.
   DATABASE_LISTEN_URL: url(['postgres:', 'postgresql:']).optional(),
   // Prepared statements; set false behind PgBouncer in transaction mode.

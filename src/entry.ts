@@ -8,6 +8,7 @@ import { assertPatchedDriver } from './db/driver-guard.ts';
 import { ensureDatabase, migrate, MigrationStateError, missingMigrations } from './db/migrate.ts';
 import { createLogger } from './logger.ts';
 import { createSystem, type Role } from './system.ts';
+import { startTracing, type Tracing } from './telemetry.ts';
 import { isTlsFailure, postgresRefusedMessage, TlsRefusedError, transportWarnings } from './tls.ts';
 
 export async function runProcess(name: string, roles: readonly Role[], opts: { prepareDatabase: boolean }): Promise<void> {
@@ -22,6 +23,15 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
     throw err;
   }
   const log = createLogger(config.LOG_LEVEL, name);
+  // OpenTelemetry from the standard environment (OTEL_TRACES_EXPORTER=otlp|console); off by default.
+  let tracing: Tracing | undefined;
+  try {
+    tracing = await startTracing(roles.join(','));
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(1);
+  }
+  if (tracing) log.info({ exporters: tracing.exporters }, 'tracing on');
 
   try {
     assertPatchedDriver();
@@ -53,16 +63,19 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
       process.exit(1);
     }, config.SHUTDOWN_GRACE_MS);
     force.unref();
-    system.stop().then(
-      () => {
-        log.info('stopped cleanly');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
+    system
+      .stop()
+      .then(() => tracing?.shutdown().catch(() => {})) // the last spans go out before the exit
+      .then(
+        () => {
+          log.info('stopped cleanly');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'error while stopping');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

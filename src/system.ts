@@ -14,16 +14,20 @@ import { createApiApp } from './api/app.ts';
 import { gracefulCloser } from './api/graceful-close.ts';
 import { applyConnectionLimits, httpServerOptions } from './api/http-server.ts';
 import { createRateLimits } from './api/middleware/rate-limit.ts';
+import { verifiedCustomerOf } from './api/middleware/customer-auth.ts';
+import { createCustomerStore } from './api/customer-store.ts';
+import { redisLoginThrottle, staffAuth } from './api/middleware/staff-auth.ts';
 import { createOrderStore } from './api/order-store.ts';
 import type { Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
 import { deleteExpiredIdempotencyKeys } from './db/idempotency.ts';
+import { deleteExpiredCustomerTokens } from './db/customers.ts';
 import { createOutboxEngine, type Consumers, type OutboxEngine, type RelayRole } from './engine/index.ts';
 import { setFaultPlan } from './fault-points.ts';
 import { findInvoiceOfOrder } from './invoices/queries.ts';
 import { createInvoiceService, type InvoiceService } from './invoices/service.ts';
 import type { Logger } from './logger.ts';
-import { createHttpMetrics, createRegistry } from './metrics/metrics.ts';
+import { createHttpMetrics, createRegistry, readOutboxStats, registerOutboxGauges, registerQueueGauges } from './metrics/metrics.ts';
 import { startMetricsServer } from './metrics/server.ts';
 import { ORDER_TOPOLOGY, type OrderEventType, type QueueName } from './orders/topology.ts';
 import { orderConsumers } from './workers/workers.ts';
@@ -62,7 +66,14 @@ interface ApiParts {
 
 function buildApi({ config, log, sql, invoicesSql, engine, registry, adminPassword }: ApiParts): OpenAPIHono {
   return createApiApp({
-    store: createOrderStore(sql, engine, { idempotencyKeyTtlS: config.IDEMPOTENCY_KEY_TTL_S, invoiceOf: (id) => findInvoiceOfOrder(invoicesSql, id) }),
+    store: createOrderStore(sql, engine, {
+      idempotencyKeyTtlS: config.IDEMPOTENCY_KEY_TTL_S,
+      // A keyed order's transaction is cancelled a little before the request's 503 (src/api/idempotency.ts).
+      keyedBudgetMs: Math.floor(config.REQUEST_TIMEOUT_MS * 0.9),
+      menuCacheTtlMs: config.MENU_CACHE_TTL_MS,
+      invoiceOf: (id) => findInvoiceOfOrder(invoicesSql, id),
+    }),
+    customers: createCustomerStore(sql, engine, config.CUSTOMER_TOKEN_TTL_S),
     health: {
       postgres: async () => void (await sql`SELECT 1`),
       // A key command, not PING: on a cluster it must reach the master holding our queues' slot.
@@ -73,15 +84,20 @@ function buildApi({ config, log, sql, invoicesSql, engine, registry, adminPasswo
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     corsOrigins: config.CORS_ORIGINS,
     // On the engine's fail-fast command connection: a Redis away costs no wait (see rate-limit.ts).
-    rateLimits: createRateLimits(engine.redis, config, log),
-    mountAdmin: (a) => mountAdmin(a, { user: config.ADMIN_USER, password: adminPassword, queues: engine.queues, outbox: engine.operations }),
+    rateLimits: createRateLimits(engine.redis, config, log, verifiedCustomerOf),
+    // /admin/** and /metrics; wrong passwords counted per client in Redis, like the rate limits.
+    staffAuth: staffAuth({ password: adminPassword, settings: config, throttle: redisLoginThrottle(engine.redis, config), log }),
+    mountAdmin: (a) => mountAdmin(a, { queues: engine.queues, outbox: engine.operations, log }),
   });
 }
 
 // The relay of the orders outbox; it also prunes the API's idempotency keys.
 function buildRelay(config: Config, sql: Sql, engine: OrderEngine): RelayRole {
   return engine.relay({
-    pruneTasks: [{ table: 'idempotency_keys', prune: (limit) => deleteExpiredIdempotencyKeys(sql, config.IDEMPOTENCY_KEY_TTL_S, limit) }],
+    pruneTasks: [
+      { table: 'idempotency_keys', prune: (limit) => deleteExpiredIdempotencyKeys(sql, config.IDEMPOTENCY_KEY_TTL_S, limit) },
+      { table: 'customer_tokens', prune: (limit) => deleteExpiredCustomerTokens(sql, limit) },
+    ],
   });
 }
 
@@ -103,8 +119,16 @@ async function listen(app: OpenAPIHono, config: Config, log: Logger): Promise<Se
 function announce(log: Logger, config: Config, server: ServerType, adminPassword: string): void {
   const url = `http://localhost:${(server.address() as AddressInfo).port}`;
   log.info({ url }, `API listening on ${url}`);
-  if (config.ADMIN_PASSWORD) log.info(`Bull Board at ${url}${BOARD_PATH} (user ${config.ADMIN_USER})`);
-  else log.info(`Bull Board at ${url}${BOARD_PATH}: user ${config.ADMIN_USER}, generated password ${adminPassword} (set ADMIN_PASSWORD to choose one)`);
+  if (config.ADMIN_PASSWORD) {
+    log.info(`Bull Board at ${url}${BOARD_PATH} (user ${config.ADMIN_USER})`);
+    return;
+  }
+  // A generated password goes to the terminal (stderr, plain text) only: the JSON log stream is
+  // shipped and kept where anyone reading the logs would get the admin area.
+  log.info(`Bull Board at ${url}${BOARD_PATH}: user ${config.ADMIN_USER}, generated password on stderr (set ADMIN_PASSWORD to choose one)`);
+  process.stderr.write(
+    `\nBull Board and /metrics: user ${config.ADMIN_USER}, generated password ${adminPassword}\n(valid until this process stops; set ADMIN_PASSWORD to choose one)\n\n`,
+  );
 }
 
 export function createSystem(config: Config, log: Logger, roles: readonly Role[]): System {
@@ -113,6 +137,10 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
   const sql = createSql({ url: config.DATABASE_URL, max: config.PG_POOL_MAX, connectTimeoutS: config.PG_CONNECT_TIMEOUT_S, prepare: config.PG_PREPARE, log });
   const registry = createRegistry();
   const engine = createOutboxEngine({ topology: ORDER_TOPOLOGY, sql, settings: config, log, registry });
+  // Every process has the database and the queues, whatever its roles: the relay lag and the queue
+  // depth show on each (the API above all), so a dead relay or worker fleet still shows.
+  registerOutboxGauges(registry, () => readOutboxStats(sql));
+  registerQueueGauges(registry, engine.queues);
   const relay = has('relay') ? buildRelay(config, sql, engine) : undefined;
   const workers = has('workers') ? buildWorkers(config, log, sql, engine, registry) : undefined;
   const adminPassword = config.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');

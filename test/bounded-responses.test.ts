@@ -6,13 +6,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIST_RESPONSE_MAX_BYTES, MAX_ITEMS_PER_ORDER, MAX_PAGE_SIZE, safeString, TEXT_CAPS } from '../src/api/schemas.ts';
 import { createTestContext, type TestContext } from './support/context.ts';
-import { PIZZA, postJson, startSystem, type RunningSystem } from './support/system.ts';
+import { addMenuEntry, PIZZA, postJson, staffGet, startSystem, type RunningSystem } from './support/system.ts';
 
 let ctx: TestContext;
 let system: RunningSystem;
 
+// The dearest item the schema takes. Prices come from the menu, so the worst page needs a menu
+// entry of its own: a flavor at its cap, made of the costliest character, at the top price
+// (added before the API starts, so its first read of the menu has it).
+const TOP_PRICE = 1_000_000;
+
 beforeAll(async () => {
   ctx = await createTestContext({ LOG_LEVEL: 'silent' });
+  await addMenuEntry(ctx.sql, fill(costliestCharacter().ch, TEXT_CAPS.flavor), 'medium', TOP_PRICE);
   system = await startSystem(ctx, ['api']);
 });
 
@@ -44,12 +50,12 @@ function largestOrder(ch: string) {
   return {
     customer_name: fill(ch, TEXT_CAPS.customer_name),
     address: fill(ch, TEXT_CAPS.address),
-    items: Array.from({ length: MAX_ITEMS_PER_ORDER }, () => ({ flavor: fill(ch, TEXT_CAPS.flavor), size: 'medium', quantity: 100, unit_price_cents: 1_000_000 })),
+    items: Array.from({ length: MAX_ITEMS_PER_ORDER }, () => ({ flavor: fill(ch, TEXT_CAPS.flavor), size: 'medium', quantity: 100, unit_price_cents: TOP_PRICE })),
   };
 }
 
 async function pageBytes(limit: number): Promise<{ bytes: number; orders: number }> {
-  const res = await fetch(`${system.url}/orders?limit=${limit}`);
+  const res = await staffGet(system, `/orders?limit=${limit}`);
   expect(res.status).toBe(200);
   const body = Buffer.from(await res.arrayBuffer());
   return { bytes: body.length, orders: (JSON.parse(body.toString('utf8')) as { orders: unknown[] }).orders.length };
@@ -80,7 +86,7 @@ describe('GET /orders page size', () => {
       { ...order, items: [{ ...order.items[0], flavor: fill(ch, TEXT_CAPS.flavor + 1) }] },
     ];
     for (const body of tooBig) expect((await postJson(`${system.url}/orders`, body)).status).toBe(400);
-    expect((await fetch(`${system.url}/orders?limit=${MAX_PAGE_SIZE + 1}`)).status).toBe(400);
+    expect((await staffGet(system, `/orders?limit=${MAX_PAGE_SIZE + 1}`)).status).toBe(400);
   });
 
   it('documents the bound in the OpenAPI description of the list', async () => {

@@ -65,7 +65,8 @@ describe('the JSON API', () => {
   it('answers every response with default-src none and no framing', async () => {
     for (const [path, headers, status] of [
       ['/health/live', {}, 200],
-      ['/orders', {}, 200],
+      ['/orders', AUTH, 200],
+      ['/orders', {}, 401],
       ['/openapi.json', {}, 200],
       ['/no-such-route', {}, 404],
       ['/admin/outbox?state=dead', AUTH, 200],

@@ -121,7 +121,10 @@ describe('group commit of orders placed at the same moment', () => {
     const store = createOrderStore(ctx.sql, { newEvent, eventInsert, wakeRelay: () => {} }, { groupCommit: { onBatch: (n) => batches.push(n) } });
     const item = (cents: number) => ({ flavor: 'Margherita', size: 'medium' as const, quantity: 1, unit_price_cents: cents });
     // A total of 0 cents passes the store but not the table's CHECK (total_cents > 0).
-    const inputs = Array.from({ length: 30 }, (_, i) => ({ customer_name: `guest ${i}`, address: 'Pier 1', items: [item(i === 12 ? 0 : 100 + i)] }));
+    const inputs = Array.from({ length: 30 }, (_, i) => {
+      const cents = i === 12 ? 0 : 100 + i;
+      return { customer_name: `guest ${i}`, address: 'Pier 1', items: [item(cents)], total_cents: cents };
+    });
     const settled = await Promise.allSettled(inputs.map((input) => store.place(input, {})));
     expect(settled.map((s) => (s.status === 'rejected' ? (s.reason as { code?: string }).code : 'ok'))).toEqual(inputs.map((_, i) => (i === 12 ? '23514' : 'ok')));
     const placed = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));

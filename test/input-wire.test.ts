@@ -56,7 +56,7 @@ describe('query parameters', () => {
   it('GET /orders refuses every bad cursor, limit and status with a 400 naming it', async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom('cursor', 'limit', 'status'), queryValue, async (param, value) => {
-        const res = await send('GET', `/orders?${param}=${percentEncode(value)}`);
+        const res = await send('GET', `/orders?${param}=${percentEncode(value)}`, admin); // the list is staff's (or a customer's)
         if (res.status === 200) return; // a value that happens to be fine ('pending', a small limit)
         expectRefusalNaming(res, param);
       }),
@@ -109,7 +109,9 @@ describe('path parameters', () => {
     const before = await storedRows();
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(refusedText, anyText()).filter((v) => v.length > 0),
+        // Not '.' or '..': a URL resolves those dot segments (encoded or not) before any server sees
+        // them, so /orders/.. is a request for / (a 404), not an id to refuse.
+        fc.oneof(refusedText, anyText()).filter((v) => v.length > 0 && v !== '.' && v !== '..'),
         fc.constantFrom('GET /orders/', 'POST /admin/outbox/replay', 'POST /admin/outbox/requeue'),
         async (value, route) => {
           const [method, path] = route.split(' ') as [string, string];
@@ -151,7 +153,7 @@ describe('headers', () => {
     const key = fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 30 }).filter((v) => !/[\r\n]/.test(v) && /[^\x21-\x7e]/.test(v.trim() || ' '));
     await fc.assert(
       fc.asyncProperty(key, fc.constantFrom('/orders', '/pizza'), async (value, path) => {
-        const body = path === '/pizza' ? PIZZA : { customer_name: 'A', address: 'B', items: [{ flavor: 'F', size: 'small', quantity: 1, unit_price_cents: 100 }] };
+        const body = path === '/pizza' ? PIZZA : { customer_name: 'A', address: 'B', items: [{ flavor: 'Funghi', size: 'small', quantity: 1 }] };
         const res = await rawRequest(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: ${value}\r\n`, JSON.stringify(body));
         expect(res.status, JSON.stringify(value)).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);

@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateOrderSchema, PizzaSchema, TEXT_CAPS } from '../src/api/schemas.ts';
+import { CreateOrderSchema, PizzaSchema, pizzaToOrder, TEXT_CAPS, type CreateOrderInput, type PizzaInput } from '../src/api/schemas.ts';
 import { createTestContext, type TestContext } from './support/context.ts';
 import { anyText, mustBeRefused, NUL, refusedText } from './support/hostile-text.ts';
 import { PIZZA, postJson, startSystem, type RunningSystem } from './support/system.ts';
@@ -13,8 +13,20 @@ import { PIZZA, postJson, startSystem, type RunningSystem } from './support/syst
 let ctx: TestContext;
 let system: RunningSystem;
 
+// The menu (as the migration seeds it): the oracle for which valid bodies name what the shop sells
+// at its price; the others are a 422.
+const menu = new Map<string, number>();
+const onMenu = (order: CreateOrderInput) =>
+  order.items.every((i) => {
+    const price = menu.get(`${i.flavor.trim().toLowerCase()}\n${i.size}`);
+    return price !== undefined && (i.unit_price_cents === undefined || i.unit_price_cents === price);
+  });
+
 beforeAll(async () => {
   ctx = await createTestContext({ LOG_LEVEL: 'silent' });
+  for (const e of await ctx.sql<{ flavor: string; size: string; price_cents: number }[]>`SELECT flavor, size, price_cents FROM menu`) {
+    menu.set(`${e.flavor.toLowerCase()}\n${e.size}`, e.price_cents);
+  }
   system = await startSystem(ctx, ['api']);
 });
 
@@ -59,8 +71,11 @@ describe('POST /orders and /pizza under generated garbage', () => {
     const schema = path === '/pizza' ? PizzaSchema : CreateOrderSchema;
     const before = await storedRows();
     const res = await sendRaw(path, JSON.stringify(body));
-    if (schema.safeParse(JSON.parse(JSON.stringify(body))).success) {
-      expect(res.status).toBe(201);
+    const parsed = schema.safeParse(JSON.parse(JSON.stringify(body)));
+    if (parsed.success) {
+      const order = path === '/pizza' ? pizzaToOrder(parsed.data as PizzaInput) : (parsed.data as CreateOrderInput);
+      expect(res.status, res.text).toBe(onMenu(order) ? 201 : 422);
+      if (res.status === 422) expect(await storedRows()).toBe(before);
       return;
     }
     expectCleanRefusal(res);
@@ -158,6 +173,14 @@ describe('every string field under full-Unicode text', () => {
         const trimmed = value.trim();
         if (mustBeRefused(value) || trimmed.length === 0 || trimmed.length > cap) {
           expectCleanRefusal(res);
+          expect(await storedRows()).toBe(before);
+          return;
+        }
+        if (field.endsWith('flavor') && !menu.has(`${trimmed.toLowerCase()}\n${path === '/pizza' ? 'large' : 'small'}`)) {
+          // Not on the menu: a clean 422 naming the flavor, whatever its text.
+          expect(res.status, res.text).toBe(422);
+          expectCleanRefusal(res);
+          expect((JSON.parse(res.text) as { errors: Array<{ path: string }> }).errors.map((e) => e.path)).toEqual([field]);
           expect(await storedRows()).toBe(before);
           return;
         }

@@ -66,7 +66,7 @@ describe('migrations', () => {
     await sql.file(new URL('../sql/orders/0001_orders.sql', import.meta.url).pathname);
     await sql.file(new URL('../sql/invoices/0001_invoices.sql', import.meta.url).pathname);
     const applied = await migrate(sql, SETS);
-    expect(applied).toEqual(['engine/0002_signing_key.sql', 'invoices/0002_invoice_customer.sql']);
+    expect(applied).toEqual(['engine/0002_signing_key.sql', 'orders/0002_customers_menu.sql', 'invoices/0002_invoice_customer.sql']);
     const [column] = await sql`SELECT 1 FROM information_schema.columns WHERE table_name = 'invoices' AND column_name = 'customer_name'`;
     expect(column).toBeDefined();
   });

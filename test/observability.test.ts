@@ -5,8 +5,8 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { createTestContext, waitFor, type TestContext } from './support/context.ts';
-import { PIZZA, postJson, startSystem, type RunningSystem } from './support/system.ts';
+import { createTestContext, TEST_ADMIN_PASSWORD, waitFor, type TestContext } from './support/context.ts';
+import { PIZZA, postJson, staffGet, startSystem, type RunningSystem } from './support/system.ts';
 
 let ctx: TestContext;
 let system: RunningSystem;
@@ -46,8 +46,12 @@ interface Scrape {
   samples: Sample[];
 }
 
+// The API's /metrics wants the staff credentials (HTTP Basic); a relay's or worker's METRICS_PORT
+// ignores them.
+const STAFF = { authorization: `Basic ${Buffer.from(`admin:${TEST_ADMIN_PASSWORD}`).toString('base64')}` };
+
 async function scrape(url: string): Promise<Scrape> {
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: STAFF });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/plain');
   const text = await res.text();
@@ -73,7 +77,7 @@ describe('/metrics', () => {
   it('passes the exposition-format check and reports HTTP, outbox, job and end-to-end figures', async () => {
     const res = await postJson(`${system.url}/pizza`, PIZZA);
     const { id } = (await res.json()) as { id: string };
-    await fetch(`${system.url}/orders/${id}`);
+    await staffGet(system, `/orders/${id}`);
     await waitFor('the order to be delivered', async () => (await ctx.sql`SELECT 1 FROM orders WHERE id = ${id} AND status = 'delivered'`).length === 1);
     await waitFor('the invoice job to be counted', async () => sum(await scrape(`${system.url}/metrics`), 'jobs_completed_total', { queue: 'invoices' }) >= 1);
 

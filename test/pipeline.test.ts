@@ -1,7 +1,7 @@
 // The whole pipeline in one process, over HTTP: order → outbox → relay → BullMQ → workers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, TEST_ADMIN_PASSWORD, waitFor, type TestContext } from './support/context.ts';
-import { effectCounts, PIZZA, postJson, startSystem, type RunningSystem } from './support/system.ts';
+import { effectCounts, PIZZA, postJson, staffGet, startSystem, type RunningSystem } from './support/system.ts';
 
 let ctx: TestContext;
 let system: RunningSystem;
@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 async function orderStatus(id: string) {
-  const res = await fetch(`${system.url}/orders/${id}`);
+  const res = await staffGet(system, `/orders/${id}`);
   return (await res.json()) as { status: string; payment: unknown; delivery: unknown; invoice: unknown; total_cents: number };
 }
 
@@ -73,14 +73,14 @@ describe('GET /orders', () => {
       const res = await postJson(`${system.url}/orders`, {
         customer_name: `Pager ${i}`,
         address: '9 Page St',
-        items: [{ flavor: 'Funghi', size: 'medium', quantity: 1, unit_price_cents: 1000 + i }],
+        items: [{ flavor: 'Funghi', size: 'medium', quantity: 1 + i, unit_price_cents: 1200 }],
       });
       ids.push(((await res.json()) as { id: string }).id);
     }
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await fetch(`${system.url}/orders?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const res = await staffGet(system, `/orders?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
       expect(res.status).toBe(200);
       const page = (await res.json()) as { orders: Array<{ id: string }>; next_cursor: string | null };
       seen.push(...page.orders.map((o) => o.id));
@@ -94,7 +94,7 @@ describe('GET /orders', () => {
       const [row] = await ctx.sql`SELECT count(*)::int AS n FROM orders WHERE id = ANY(${ids}::uuid[]) AND status = 'delivered'`;
       return row!.n === ids.length;
     });
-    const delivered = (await (await fetch(`${system.url}/orders?status=delivered&limit=50`)).json()) as { orders: Array<{ status: string }> };
+    const delivered = (await (await staffGet(system, '/orders?status=delivered&limit=50')).json()) as { orders: Array<{ status: string }> };
     expect(delivered.orders.length).toBeGreaterThanOrEqual(5);
     expect(delivered.orders.every((o) => o.status === 'delivered')).toBe(true);
   });

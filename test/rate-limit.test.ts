@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { startPrivateRedis, type PrivateRedis } from './faults/support/private-redis.ts';
 import { createTestContext, waitFor, type TestContext } from './support/context.ts';
-import { PIZZA, postJson, startSystem, type RunningSystem } from './support/system.ts';
+import { newCustomer, PIZZA, postJson, staffHeaders, startSystem, type RunningSystem } from './support/system.ts';
 
 const ORDER_LIMIT = 5;
 const LIST_LIMIT = 3;
@@ -87,12 +87,14 @@ describe('behind one trusted proxy, with two API instances', () => {
 
   it('limits GET /orders with a count of its own', async () => {
     const client = { 'x-forwarded-for': newClient() };
+    // The list is staff's (or a customer's own): staff Basic, from one client address.
+    const asStaff = { ...client, ...staffHeaders(first) };
     for (let i = 0; i < LIST_LIMIT; i++) {
-      const res = await fetch(`${(i % 2 === 0 ? first : second).url}/orders`, { headers: client });
+      const res = await fetch(`${(i % 2 === 0 ? first : second).url}/orders`, { headers: asStaff });
       expect(res.status).toBe(200);
       expect(res.headers.get('ratelimit-remaining')).toBe(String(LIST_LIMIT - 1 - i));
     }
-    await expectRefused(await fetch(`${first.url}/orders`, { headers: client }), LIST_LIMIT);
+    await expectRefused(await fetch(`${first.url}/orders`, { headers: asStaff }), LIST_LIMIT);
     // The order count is untouched by the list's.
     expect((await placeOrder(first.url, client)).headers.get('ratelimit-remaining')).toBe(String(ORDER_LIMIT - 1));
     // Routes without a limit carry no RateLimit headers.
@@ -117,8 +119,17 @@ describe('without a trusted proxy', () => {
   it('ignores X-Forwarded-For: a client cannot make itself a fresh count per request', async () => {
     for (let i = 0; i < ORDER_LIMIT; i++) expect((await placeOrder(system.url, { 'x-forwarded-for': `192.0.2.${i + 1}` })).status).toBe(201);
     await expectRefused(await placeOrder(system.url, { 'x-forwarded-for': '192.0.2.200' }), ORDER_LIMIT);
-    // Nor can a bearer token while the API has no customers to verify it against.
+    // Nor can a bearer token that is not a verified customer's.
     await expectRefused(await placeOrder(system.url, { authorization: 'Bearer made-up' }), ORDER_LIMIT);
+  });
+
+  it("counts a verified customer by their token, apart from their address's count", async () => {
+    // This address is past its limit (the test before); a logged-in customer from it has their own.
+    const customer = await newCustomer(system.url);
+    for (let i = 0; i < ORDER_LIMIT; i++) expect((await placeOrder(system.url, customer.headers)).status).toBe(201);
+    await expectRefused(await placeOrder(system.url, customer.headers), ORDER_LIMIT);
+    // A second customer is a count of its own too.
+    expect((await placeOrder(system.url, (await newCustomer(system.url)).headers)).status).toBe(201);
   });
 });
 

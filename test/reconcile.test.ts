@@ -33,7 +33,7 @@ async function placeOrders(system: RunningSystem, n: number): Promise<string[]> 
     const res = await postJson(`${system.url}/orders`, {
       customer_name: `Lost ${i}`,
       address: '3 Flush Ave',
-      items: [{ flavor: 'Marinara', size: 'medium', quantity: 1, unit_price_cents: 800 + i }],
+      items: [{ flavor: 'Marinara', size: 'medium', quantity: 1 + (i % 5), unit_price_cents: 1200 }],
     });
     ids.push(((await res.json()) as { id: string }).id);
   }

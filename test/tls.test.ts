@@ -16,7 +16,7 @@ import { startPrivatePostgres, type PrivatePostgres } from './faults/support/pri
 import { startPrivateRedis, type PrivateRedis } from './faults/support/private-redis.ts';
 import { createTestContext, waitFor, type TestContext } from './support/context.ts';
 import { startNode } from './support/processes.ts';
-import { PIZZA, postJson, startSystem, type RunningSystem } from './support/system.ts';
+import { PIZZA, postJson, staffGet, startSystem, type RunningSystem } from './support/system.ts';
 
 const openssl = (...args: string[]) => promisify(execFile)('openssl', args);
 
@@ -142,7 +142,7 @@ describe('the pipeline over TLS', () => {
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: string };
     await waitFor('the order to be delivered and invoiced', async () => {
-      const order = (await (await fetch(`${system!.url}/orders/${id}`)).json()) as { status: string; invoice: unknown };
+      const order = (await (await staffGet(system!, `/orders/${id}`)).json()) as { status: string; invoice: unknown };
       return order.status === 'delivered' && order.invoice ? order : undefined;
     });
 

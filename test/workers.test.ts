@@ -3,10 +3,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { createTestContext, waitFor, type TestContext } from './support/context.ts';
-import { effectCounts, postJson, startSystem, type RunningSystem } from './support/system.ts';
+import { addMenuEntry, effectCounts, postJson, startSystem, type RunningSystem } from './support/system.ts';
 
-function order(unitPriceCents: number, name = 'Worker test') {
-  return { customer_name: name, address: '2 Queue Ln', items: [{ flavor: 'Quattro', size: 'large', quantity: 1, unit_price_cents: unitPriceCents }] };
+// Prices come from the menu: an order of `totalCents` is that many cents' worth of a 500-cent entry
+// of the test's own (added before each system starts, so the API's first read of the menu has it).
+const SPECIAL = { flavor: 'Worker Special', size: 'large', cents: 500 } as const;
+const addSpecial = (ctx: TestContext) => addMenuEntry(ctx.sql, SPECIAL.flavor, SPECIAL.size, SPECIAL.cents);
+
+function order(totalCents: number, name = 'Worker test') {
+  return { customer_name: name, address: '2 Queue Ln', items: [{ flavor: SPECIAL.flavor, size: SPECIAL.size, quantity: totalCents / SPECIAL.cents }] };
 }
 
 async function place(system: RunningSystem, body: unknown): Promise<string> {
@@ -30,6 +35,7 @@ describe('with a gateway that declines orders over $50', () => {
   let system: RunningSystem;
   beforeAll(async () => {
     ctx = await createTestContext({ GATEWAY_DECLINE_OVER_CENTS: '5000', JOB_ATTEMPTS: '4' });
+    await addSpecial(ctx);
     system = await startSystem(ctx);
   });
   afterAll(async () => {
@@ -88,6 +94,7 @@ describe('with a gateway that always times out', () => {
   let system: RunningSystem;
   beforeAll(async () => {
     ctx = await createTestContext({ GATEWAY_FAILURE_RATE: '1', JOB_ATTEMPTS: '3' });
+    await addSpecial(ctx);
     system = await startSystem(ctx);
   });
   afterAll(async () => {
@@ -112,6 +119,7 @@ describe('an operator retrying a failed payment from Bull Board', () => {
   const systems: RunningSystem[] = [];
   beforeAll(async () => {
     ctx = await createTestContext({ GATEWAY_FAILURE_RATE: '1', JOB_ATTEMPTS: '1' });
+    await addSpecial(ctx);
   });
   afterAll(async () => {
     for (const s of systems) await s.stop();

@@ -12,7 +12,7 @@ import { eventInsert, newEvent } from '../../src/engine/events.ts';
 import { wallNow } from '../lib/clock.ts';
 import type { CpuUse } from '../lib/cpu.ts';
 import type { BenchDb, Infra } from '../lib/infra.ts';
-import { ORDER_BODY } from '../lib/payload.ts';
+import { ORDER_TO_PLACE } from '../lib/payload.ts';
 import { CLIENTS, type Profile } from '../lib/profile.ts';
 import { round, summarize, type Summary } from '../lib/stats.ts';
 
@@ -59,7 +59,7 @@ export async function txRound(infra: Infra, client: TxClient, inFlight: number, 
       Array.from({ length: inFlight }, async () => {
         while (wallNow() < end) {
           const t = wallNow();
-          await client.store.place(ORDER_BODY, eventHeadersFor(undefined, undefined));
+          await client.store.place(ORDER_TO_PLACE, eventHeadersFor(undefined, undefined));
           latencies?.push(wallNow() - t);
           n++;
         }

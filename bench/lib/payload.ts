@@ -2,18 +2,24 @@
 // transaction, the same job data in the bare BullMQ baselines.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { CreateOrderInput } from '../../src/api/schemas.ts';
-import { totalCents } from '../../src/api/order-store.ts';
+import type { OrderToPlace } from '../../src/api/order-store.ts';
 import { eventHeadersFor } from '../../src/api/trace.ts';
 import type { OutboxRow } from '../../src/db/outbox.ts';
 import { createSigner } from '../../src/engine/signing.ts';
 
+// At the menu's price (sql/orders/0002_customers_menu.sql: a medium Margherita is 1250 cents);
+// the API would refuse any other with a 422.
+const ITEM = { flavor: 'Margherita', size: 'medium', quantity: 2, unit_price_cents: 1250 } as const;
 export const ORDER_BODY: CreateOrderInput = {
   customer_name: 'Bench Customer',
   address: '1 Benchmark Way, Springfield',
-  items: [{ flavor: 'Margherita', size: 'medium', quantity: 2, unit_price_cents: 1250 }],
+  items: [ITEM],
 };
 
-export const ORDER_TOTAL = totalCents(ORDER_BODY);
+export const ORDER_TOTAL = ITEM.quantity * ITEM.unit_price_cents;
+
+// The same order as the API's store takes it once priced (the baselines call the store directly).
+export const ORDER_TO_PLACE: OrderToPlace = { customer_name: ORDER_BODY.customer_name, address: ORDER_BODY.address, items: [ITEM], total_cents: ORDER_TOTAL };
 
 // An outbox row as the API writes it for one order (what the relay reads back and turns into a job).
 export function orderCreatedRow(): OutboxRow {

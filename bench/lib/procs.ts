@@ -1,13 +1,28 @@
 // The processes of a run: the project's roles (src/*/main.ts) and the harness's own helpers, each
-// one node process (node --import tsx, no wrapper process), so its pid is the process to measure
-// and to kill. Every child is stopped by pid, SIGTERM then SIGKILL, whatever happens to the run.
-import { spawn, type ChildProcess } from 'node:child_process';
+// one node process (no wrapper process), so its pid is the process to measure and to kill. A role
+// runs compiled from dist/ on plain node, as `npm start` and the image run it; a helper runs its
+// TypeScript with tsx's loader. Every child is stopped by pid, SIGTERM then SIGKILL, whatever
+// happens to the run.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { wallNow } from './clock.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const GUARD = new URL('./orphan-guard.ts', import.meta.url).pathname;
+const GUARD = new URL('./orphan-guard.mjs', import.meta.url).pathname;
+
+let built = false;
+// The node arguments that run `script`: a source of the project (src/…/*.ts) from dist/, built
+// first if a source changed since the last build (once per run); anything else through tsx.
+function scriptArgs(script: string): string[] {
+  const source = /^src\/(.+)\.ts$/.exec(script);
+  if (!source) return ['--import', 'tsx', script];
+  if (!built) {
+    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
+    built = true;
+  }
+  return [`dist/${source[1]}.js`];
+}
 
 export interface Rss {
   rssMb: number;
@@ -43,7 +58,7 @@ export function readRss(pid: number): Rss | undefined {
 
 // `role` groups processes for the peak-RSS table (api, relay, workers, …).
 export function startProcess(role: string, script: string, env: Record<string, string>, name = role): Child {
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', GUARD, script], {
+  const proc = spawn(process.execPath, ['--expose-gc', '--import', GUARD, ...scriptArgs(script)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -150,7 +165,7 @@ export interface Memory {
   externalMb: number;
 }
 
-// A child's memory after two full garbage collections (see orphan-guard.ts).
+// A child's memory after two full garbage collections (see orphan-guard.mjs).
 export async function memoryAfterGc(child: Child): Promise<Memory | undefined> {
   const reply = await new Promise<Record<string, number> | undefined>((resolve) => {
     const timer = setTimeout(() => resolve(undefined), 5000);

@@ -4,43 +4,52 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.ts';
 import type { OrderDetails, OrderRow, PlacedOrder } from '../db/orders.ts';
 import { createApiApp, MAX_BODY_BYTES } from './app.ts';
-import type { OrderStore } from './order-store.ts';
-import { totalCents } from './order-store.ts';
+import { createMenu } from './menu.ts';
+import type { OrderStore, OrderToPlace } from './order-store.ts';
 
 const PIZZA = { flavor: 'Pepperoni', size: 'Large', quantity: 2, price: 19.99, address: '123 Main St', user_name: 'Alice' };
-const ORDER = { customer_name: 'Bob', address: '1 Side St', items: [{ flavor: 'Margherita', size: 'small', quantity: 1, unit_price_cents: 950 }] };
+const ORDER = { customer_name: 'Bob', address: '1 Side St', items: [{ flavor: 'Margherita', size: 'small', quantity: 1, unit_price_cents: 900 }] };
+const MENU = [
+  { flavor: 'Pepperoni', size: 'large', price_cents: 1999 },
+  { flavor: 'Margherita', size: 'small', price_cents: 900 },
+  { flavor: 'Hawaii', size: 'large', price_cents: 1600 },
+] as const;
 
 function memoryStore() {
   const placed: OrderRow[] = [];
+  // By `${scope}\n${key}`.
   const keys = new Map<string, { hash: string; status?: number; body?: unknown }>();
   const store: OrderStore = {
-    async place(input, _headers, keyed) {
+    menu: createMenu(async () => [...MENU], 60_000),
+    async place(order: OrderToPlace) {
       const now = new Date();
       const row: PlacedOrder = {
         id: crypto.randomUUID(),
         event_id: crypto.randomUUID(),
-        ...input,
-        total_cents: totalCents(input),
+        customer_name: order.customer_name,
+        address: order.address,
+        items: order.items,
+        total_cents: order.total_cents,
+        customer_id: order.customerId ?? null,
+        access_token_hash: order.accessTokenHash ?? null,
         status: 'pending_payment',
         created_at: now,
         updated_at: now,
       };
       placed.push(row);
-      if (keyed) Object.assign(keys.get(keyed.key)!, keyed.respond(row));
       return row;
     },
-    async claimKey(key, hash) {
-      const stored = keys.get(key);
-      if (!stored) {
-        keys.set(key, { hash });
-        return { kind: 'owned' };
+    async placeKeyed(order, headers, keyed) {
+      const id = `${keyed.scope}\n${keyed.key}`;
+      const stored = keys.get(id);
+      if (stored) {
+        if (stored.hash !== keyed.hash) return { kind: 'mismatch' };
+        if (stored.status === undefined) return { kind: 'busy' };
+        return { kind: 'replay', status: stored.status, body: stored.body };
       }
-      if (stored.hash !== hash) return { kind: 'mismatch' };
-      if (stored.status === undefined) return { kind: 'in_progress' };
-      return { kind: 'replay', status: stored.status, body: stored.body };
-    },
-    async releaseKey(key) {
-      if (keys.get(key)?.status === undefined) keys.delete(key);
+      const row = await store.place(order, headers); // a test that makes place fail stores no key
+      keys.set(id, { hash: keyed.hash, ...keyed.respond(row) });
+      return { kind: 'done', value: row };
     },
     async find(id) {
       const row = placed.find((o) => o.id === id);
@@ -102,9 +111,31 @@ describe('POST /pizza', () => {
 describe('POST /orders', () => {
   it('creates an order with the total of its items', async () => {
     const { app } = buildApp();
-    const res = await post(app, '/orders', { ...ORDER, items: [...ORDER.items, { flavor: 'Hawaii', size: 'large', quantity: 3, unit_price_cents: 1500 }] });
+    const res = await post(app, '/orders', { ...ORDER, items: [...ORDER.items, { flavor: 'hawaii', size: 'large', quantity: 3 }] });
     expect(res.status).toBe(201);
-    expect(((await res.json()) as { total_cents: number }).total_cents).toBe(950 + 4500);
+    const body = (await res.json()) as { total_cents: number; items: Array<{ flavor: string; unit_price_cents: number }> };
+    expect(body.total_cents).toBe(900 + 4800);
+    expect(body.items[1]).toMatchObject({ flavor: 'Hawaii', unit_price_cents: 1600 }); // the menu's name and price
+  });
+
+  it.each([
+    ['another price', { ...ORDER, items: [{ ...ORDER.items[0], unit_price_cents: 1 }] }, 'items[0].unit_price_cents'],
+    ['a flavor not on the menu', { ...ORDER, items: [{ ...ORDER.items[0], flavor: 'Calzone' }] }, 'items[0].flavor'],
+    ['a size the flavor does not come in', { ...ORDER, items: [{ ...ORDER.items[0], size: 'large' }] }, 'items[0].size'],
+  ])('refuses %s with a 422 naming the item', async (_, body, field) => {
+    const { app, placed } = buildApp();
+    const res = await post(app, '/orders', body);
+    expect(res.status).toBe(422);
+    expect((await problemOf(res)).errors?.map((e) => e.path)).toEqual([field]);
+    expect(placed).toHaveLength(0);
+  });
+
+  it("refuses a /pizza price other than the menu's with a 422 naming price", async () => {
+    const { app, placed } = buildApp();
+    const res = await post(app, '/pizza', { ...PIZZA, price: 0.01 });
+    expect(res.status).toBe(422);
+    expect((await problemOf(res)).errors?.map((e) => e.path)).toEqual(['price']);
+    expect(placed).toHaveLength(0);
   });
 
   it.each([
@@ -164,9 +195,9 @@ describe('Idempotency-Key', () => {
     const other = await post(app, '/pizza', { ...PIZZA, quantity: 3 }, { 'idempotency-key': 'k-2' });
     expect(other.status).toBe(422);
     await problemOf(other);
-    keys.set('k-3', { hash: 'whatever' });
+    keys.set('anonymous\nk-3', { hash: 'whatever' });
     expect((await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-3' })).status).toBe(422);
-    const store = keys.get('k-3')!;
+    const store = keys.get('anonymous\nk-3')!;
     const { requestHash } = await import('./idempotency.ts');
     store.hash = requestHash('/pizza', { customer_name: 'Alice', address: '123 Main St', items: [{ flavor: 'Pepperoni', size: 'large', quantity: 2, unit_price_cents: 1999 }] });
     const running = await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-3' });
@@ -194,8 +225,9 @@ describe('GET /orders', () => {
 
   it('returns an order it created', async () => {
     const { app } = buildApp();
-    const created = (await (await post(app, '/pizza', PIZZA)).json()) as { id: string };
-    const res = await app.request(`/orders/${created.id}`);
+    const created = (await (await post(app, '/pizza', PIZZA)).json()) as { id: string; access_token: string };
+    expect((await app.request(`/orders/${created.id}`)).status).toBe(404); // without its access token
+    const res = await app.request(`/orders/${created.id}`, { headers: { authorization: `Bearer ${created.access_token}` } });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ id: created.id, payment: null, delivery: null, invoice: null });
   });
@@ -231,7 +263,7 @@ describe('errors', () => {
     };
     const app = createApiApp({ store, health: { postgres: async () => {}, redis: async () => {} }, log: createLogger('silent', 'test') });
     expect((await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-4' })).status).toBe(503);
-    expect(keys.has('k-4')).toBe(false);
+    expect(keys.has('anonymous\nk-4')).toBe(false);
     fail = false;
     expect((await post(app, '/pizza', PIZZA, { 'idempotency-key': 'k-4' })).status).toBe(201);
   });

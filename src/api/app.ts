@@ -3,28 +3,35 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
-import { routePath } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import { timeout } from 'hono/timeout';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { MiddlewareHandler } from 'hono';
 import type { HttpMetrics } from '../metrics/metrics.ts';
-import { inSpan } from '../tracing.ts';
 import type { OrderStore } from './order-store.ts';
 import { limitBody } from './middleware/body-limit.ts';
 import { jsonOnly } from './middleware/json-only.ts';
 import { utf8Body } from './middleware/utf8-body.ts';
 import { requestMetrics } from './middleware/request-metrics.ts';
+import { serverSpan } from './middleware/server-span.ts';
 import { defaultContentSecurityPolicy } from './middleware/content-security-policy.ts';
 import { problemErrorHandler } from './middleware/error-handler.ts';
+import { sameOriginOnly } from './middleware/csrf.ts';
 import type { RateLimits } from './middleware/rate-limit.ts';
 import { fieldErrors, problem } from './problem.ts';
 import { registerApiDocs } from './routes/docs.ts';
 import { registerHealthRoutes, type HealthChecks } from './routes/health.ts';
 import { registerOrderRoutes } from './routes/orders.ts';
+import { registerMenuRoutes } from './routes/menu.ts';
+import { registerUserRoutes, type CustomerStore } from './routes/users.ts';
+import { identifyCaller } from './middleware/customer-auth.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
-const JSON_API_PATHS = ['/orders', '/orders/*', '/pizza', '/admin/outbox/*'];
+const JSON_API_PATHS = ['/orders', '/orders/*', '/pizza', '/users', '/users/*', '/admin/outbox/*'];
+// Where the caller (customer token, staff Basic, an order's access token) is identified.
+const CALLER_PATHS = ['/orders', '/orders/*', '/pizza', '/users', '/users/*'];
+const STAFF_PATHS = ['/admin', '/admin/*'];
 
 export interface ApiDeps {
   store: OrderStore;
@@ -33,13 +40,29 @@ export interface ApiDeps {
   // Mounts the password-protected admin area (Bull Board); left out in HTTP-only unit tests.
   mountAdmin?: (app: OpenAPIHono) => void;
   metrics?: HttpMetrics & { registry: Registry };
+  // Staff auth (throttled HTTP Basic, src/api/middleware/staff-auth.ts) for /admin/** and /metrics;
+  // without it /metrics is not served at all.
+  staffAuth?: MiddlewareHandler;
   requestTimeoutMs?: number;
   corsOrigins?: string[];
   // Per-client limits on order creation and the list (src/api/middleware/rate-limit.ts); none when left out.
   rateLimits?: RateLimits;
+  // Customers (POST /users, login, logout) and their tokens; without it no customer token is valid.
+  customers?: CustomerStore & { customerOfToken: (tokenHash: Buffer) => Promise<string | undefined> };
 }
 
-export function createApiApp({ store, health, log, mountAdmin, metrics, requestTimeoutMs = 10_000, corsOrigins = [], rateLimits = {} }: ApiDeps): OpenAPIHono {
+export function createApiApp({
+  store,
+  health,
+  log,
+  mountAdmin,
+  metrics,
+  staffAuth,
+  requestTimeoutMs = 10_000,
+  corsOrigins = [],
+  rateLimits = {},
+  customers,
+}: ApiDeps): OpenAPIHono {
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -50,20 +73,28 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
     },
   });
 
-  if (metrics) {
-    app.use('*', requestMetrics(metrics));
-    app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
-  }
+  if (metrics) app.use('*', requestMetrics(metrics));
   // A server span per request, child of the caller's traceparent (real only with an OpenTelemetry SDK).
-  app.use('*', (c, next) => inSpan(`${c.req.method} ${routePath(c, -1)}`, 'server', { traceparent: c.req.header('traceparent') }, next));
+  app.use('*', serverSpan());
   // No framing anywhere; a Content-Security-Policy on every response (the pages set their own).
   app.use('*', secureHeaders({ xFrameOptions: 'DENY' }), defaultContentSecurityPolicy());
   // CORS stays off unless origins are configured.
-  if (corsOrigins.length > 0) app.use('*', cors({ origin: corsOrigins, allowHeaders: ['content-type', 'idempotency-key', 'traceparent'] }));
+  if (corsOrigins.length > 0) app.use('*', cors({ origin: corsOrigins, allowHeaders: ['content-type', 'idempotency-key', 'traceparent', 'authorization'] }));
   app.use(
     '*',
     timeout(requestTimeoutMs, () => new HTTPException(503, { message: `The request took longer than ${requestTimeoutMs} ms; retry it (with an Idempotency-Key to be safe).` })),
   );
+  // Staff only, before any body is read: state-changing requests from another origin refused (CSRF,
+  // csrf.ts), then the password. /metrics too: queue depths and error rates are not for customers.
+  for (const path of STAFF_PATHS) app.use(path, sameOriginOnly());
+  if (staffAuth) for (const path of [...STAFF_PATHS, '/metrics']) app.use(path, staffAuth);
+  if (metrics && staffAuth) {
+    app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  }
+  // Who is calling, before the rate limits: a verified customer is counted by their token. Staff
+  // Basic goes through the same throttled staff auth as /admin.
+  const identify = identifyCaller({ customerOfToken: customers?.customerOfToken ?? (async () => undefined), staffGuard: staffAuth });
+  for (const path of CALLER_PATHS) app.use(path, identify);
   // Before the body is read: a client past its limit costs one counter lookup.
   if (rateLimits.createOrder) for (const path of ['/orders', '/pizza']) app.on('POST', path, rateLimits.createOrder);
   if (rateLimits.listOrders) app.on('GET', '/orders', rateLimits.listOrders);
@@ -75,6 +106,8 @@ export function createApiApp({ store, health, log, mountAdmin, metrics, requestT
 
   registerHealthRoutes(app, health, log);
   registerOrderRoutes(app, store, log);
+  registerMenuRoutes(app, store.menu);
+  if (customers) registerUserRoutes(app, customers, log);
   mountAdmin?.(app);
 
   registerApiDocs(app);

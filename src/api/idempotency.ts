@@ -1,32 +1,87 @@
-// Idempotency-Key for POST /orders and /pizza. The same key with the same request replays the
-// first response; with a different request it is a 422; while the first request is still running
-// it is a 409. The unique key in Postgres decides, so two racing requests cannot both win.
+// Idempotency-Key for POST /orders and /pizza, decided in the order's own transaction: the key row
+// is inserted first, the order and its event next, the response last, and all of it commits
+// together or not at all. A second request with the same key waits on the key's primary key while
+// the first is running, then replays what it committed (or takes the key, if the first rolled
+// back). One key can never yield two orders, whatever the timing.
+//
+// Nothing waits for ever: the transaction runs under a statement_timeout and a lock_timeout set to
+// the request's budget (a little under REQUEST_TIMEOUT_MS, so the answer is ours rather than the
+// timeout middleware's), so when it times out Postgres cancels it and rolls it back: a request
+// answered 503 leaves no work behind to commit later. Waiting for a running request with the same
+// key past the budget is a 409 (retry later); the order itself past it is a 503 (retry with the key).
+//
+// Keys belong to their caller (the scope): `customer:<id>` for a customer, `staff`, or `anonymous`.
+// Anonymous callers share one scope, so their keys must be unguessable (a UUID): whoever sends
+// another's key and body gets that order's response replayed, access token included.
 import { createHash } from 'node:crypto';
-import type { Sql } from '../db/client.ts';
-import { claimIdempotencyKey, findIdempotencyKey, releaseIdempotencyKey } from '../db/idempotency.ts';
+import type { Sql, TxSql } from '../db/client.ts';
+import { claimIdempotencyKey, completeIdempotencyKey, findIdempotencyKey } from '../db/idempotency.ts';
+import { ProblemError } from './problem.ts';
 
-export type KeyClaim = { kind: 'owned' } | { kind: 'replay'; status: number; body: unknown } | { kind: 'in_progress' } | { kind: 'mismatch' };
+export type KeyOutcome<T> = { kind: 'done'; value: T } | { kind: 'replay'; status: number; body: unknown } | { kind: 'mismatch' } | { kind: 'busy' };
 
-// A key that was taken but never answered (its request died) can be taken over after this long.
-const STALE_AFTER_S = 60;
+export interface KeyedRequest {
+  scope: string;
+  key: string;
+  hash: string;
+}
 
 export function requestHash(path: string, input: unknown): string {
   return createHash('sha256').update(path).update('\n').update(JSON.stringify(input)).digest('hex');
 }
 
-export function createIdempotencyKeys(sql: Sql, ttlS: number) {
-  return {
-    async claim(key: string, hash: string): Promise<KeyClaim> {
-      for (let attempt = 0; attempt < 2; attempt++) {
-        if (await claimIdempotencyKey(sql, key, hash, ttlS, STALE_AFTER_S)) return { kind: 'owned' };
-        const stored = await findIdempotencyKey(sql, key);
-        if (!stored) continue; // released between the two statements: try once more
-        if (stored.request_hash !== hash) return { kind: 'mismatch' };
-        if (stored.response_status === null) return { kind: 'in_progress' };
-        return { kind: 'replay', status: stored.response_status, body: stored.response_body };
+// Postgres's way of saying "a statement ran past statement_timeout" and "a lock wait ran past lock_timeout".
+const TIMED_OUT = new Set(['57014', '55P03']);
+export const isTimeout = (err: unknown) => TIMED_OUT.has((err as { code?: string } | null)?.code ?? '');
+
+// Runs `work` (the order's statements) and the key's bookkeeping in one transaction within
+// `budgetMs`. `respond` gives the response to store with the key.
+export async function withIdempotencyKey<T>(
+  sql: Sql,
+  request: KeyedRequest,
+  opts: { ttlS: number; budgetMs: number },
+  work: (tx: TxSql) => Promise<T>,
+  respond: (value: T) => { status: number; body: unknown },
+): Promise<KeyOutcome<T>> {
+  const outcome = sql.begin(async (tx) => {
+    const ms = String(Math.max(1, Math.floor(opts.budgetMs)));
+    await tx`SELECT set_config('statement_timeout', ${ms}, true), set_config('lock_timeout', ${ms}, true)`;
+    const claimed = await claimOrWait(tx, request, opts.ttlS);
+    if (claimed !== true) return claimed;
+    try {
+      const value = await work(tx);
+      const response = respond(value);
+      await completeIdempotencyKey(tx, request.scope, request.key, response.status, response.body);
+      return { kind: 'done', value } as const;
+    } catch (err) {
+      if (isTimeout(err)) {
+        throw new ProblemError(503, 'Request timed out', 'Storing the order took too long and was cancelled: nothing was stored. Retry with the same Idempotency-Key.', {
+          'retry-after': '1',
+        });
       }
-      return { kind: 'in_progress' };
-    },
-    release: (key: string) => releaseIdempotencyKey(sql, key),
-  };
+      throw err;
+    }
+  });
+  // The wait for the key timed out: the transaction is rolled back whole, nothing to keep of it.
+  return (outcome as Promise<KeyOutcome<T>>).catch((err: unknown) => {
+    if (err instanceof KeyBusy) return { kind: 'busy' } as const;
+    throw err;
+  });
+}
+
+class KeyBusy extends Error {}
+
+// True when this transaction owns the key now; otherwise what the first request left.
+async function claimOrWait<T>(tx: TxSql, { scope, key, hash }: KeyedRequest, ttlS: number): Promise<true | KeyOutcome<T>> {
+  try {
+    if (await claimIdempotencyKey(tx, scope, key, hash, ttlS)) return true;
+  } catch (err) {
+    if (isTimeout(err)) throw new KeyBusy(); // the first request is still running
+    throw err;
+  }
+  // The first request committed (this statement sees it: READ COMMITTED takes a new snapshot).
+  const stored = await findIdempotencyKey(tx, scope, key);
+  if (!stored) return { kind: 'busy' }; // pruned in between: rare; the client's retry takes the key
+  if (stored.request_hash !== hash) return { kind: 'mismatch' };
+  return { kind: 'replay', status: stored.response_status ?? 500, body: stored.response_body };
 }

@@ -2,29 +2,42 @@
 // unit-tested without one.
 import { randomUUID } from 'node:crypto';
 import type { Db, Sql } from '../db/client.ts';
-import { completeIdempotencyKey } from '../db/idempotency.ts';
-import { findOrderDetails, insertOrderWithEvent, listOrders, type OrderDetails, type OrderPageQuery, type OrderRow, type PlacedOrder } from '../db/orders.ts';
+import { findOrderDetails, insertOrderWithEvent, listOrders, type OrderDetails, type OrderItem, type OrderPageQuery, type OrderRow, type PlacedOrder } from '../db/orders.ts';
 import { createGroupCommit, type EventHeaders, type OutboxEngine } from '../engine/index.ts';
-import { createIdempotencyKeys, type KeyClaim } from './idempotency.ts';
+import { withIdempotencyKey, type KeyedRequest, type KeyOutcome } from './idempotency.ts';
+import { menuFromDatabase, type Menu } from './menu.ts';
 import type { OrderEventType } from '../orders/topology.ts';
-import type { CreateOrderInput } from './schemas.ts';
 
-// With an Idempotency-Key, the response is stored in the order's own transaction.
-export interface KeyedResponse {
-  key: string;
+// An order as the route has priced it (items at the menu's prices), with its owner: a customer,
+// or the hash of the access token that its anonymous 201 carries.
+export interface OrderToPlace {
+  customer_name: string;
+  address: string;
+  items: OrderItem[];
+  total_cents: number;
+  customerId?: string | undefined;
+  accessTokenHash?: Buffer | undefined;
+}
+
+// With an Idempotency-Key: the key, and the response to store with it in the order's transaction.
+export interface KeyedResponse extends KeyedRequest {
   respond: (order: OrderRow) => { status: number; body: unknown };
 }
 
-export interface OrderStore {
-  place(input: CreateOrderInput, headers: EventHeaders, keyed?: KeyedResponse): Promise<PlacedOrder>;
-  claimKey(key: string, requestHash: string): Promise<KeyClaim>;
-  releaseKey(key: string): Promise<void>;
-  find(id: string): Promise<OrderDetails | undefined>;
-  list(query: { status?: OrderRow['status'] | undefined; limit: number; cursor?: string | undefined }): Promise<OrderRow[]>;
+export interface OrderListQuery {
+  status?: OrderRow['status'] | undefined;
+  limit: number;
+  cursor?: string | undefined;
+  // Only this customer's orders (a customer's list); all orders when left out (staff).
+  customerId?: string | undefined;
 }
 
-export function totalCents(input: CreateOrderInput): number {
-  return input.items.reduce((sum, item) => sum + item.quantity * item.unit_price_cents, 0);
+export interface OrderStore {
+  menu: Menu;
+  place(order: OrderToPlace, headers: EventHeaders): Promise<PlacedOrder>;
+  placeKeyed(order: OrderToPlace, headers: EventHeaders, keyed: KeyedResponse): Promise<KeyOutcome<PlacedOrder>>;
+  find(id: string): Promise<OrderDetails | undefined>;
+  list(query: OrderListQuery): Promise<OrderRow[]>;
 }
 
 // The engine parts the order store uses: the outbox insert for its one-statement order write, and
@@ -34,53 +47,62 @@ export type OrderOutbox = Pick<OutboxEngine<OrderEventType>, 'newEvent' | 'event
 // `invoiceOf` asks the invoice service for an order's invoice (it may keep its own database).
 // `groupCommit` (default on): orders without an Idempotency-Key placed at the same moment commit
 // in one transaction, each still its own statement with its own answer (engine/group-commit.ts).
-// A keyed order keeps a transaction of its own, so a key conflict concerns it alone.
+// A keyed order keeps a transaction of its own, so a key conflict concerns it alone; it runs
+// within `keyedBudgetMs` (src/api/idempotency.ts). `menu`: the prices (default: the menu table,
+// cached for `menuCacheTtlMs`).
 export function createOrderStore(
   sql: Sql,
   outbox: OrderOutbox,
   options: {
     idempotencyKeyTtlS?: number;
+    keyedBudgetMs?: number;
+    menu?: Menu;
+    menuCacheTtlMs?: number;
     invoiceOf?: (orderId: string) => Promise<OrderDetails['invoice']>;
     groupCommit?: false | { onBatch?: (size: number) => void };
   } = {},
 ): OrderStore {
-  const { idempotencyKeyTtlS = 86400, invoiceOf = async () => null, groupCommit = {} } = options;
-  const keys = createIdempotencyKeys(sql, idempotencyKeyTtlS);
+  const { idempotencyKeyTtlS = 86400, keyedBudgetMs = 9000, invoiceOf = async () => null, groupCommit = {} } = options;
+  const menu = options.menu ?? menuFromDatabase(sql, options.menuCacheTtlMs ?? 5000);
   const together = groupCommit ? createGroupCommit(sql, groupCommit.onBatch) : undefined;
-  const insertOrder = (db: Db, input: CreateOrderInput, headers: EventHeaders): Promise<PlacedOrder> => {
+  const insertOrder = (db: Db, order: OrderToPlace, headers: EventHeaders): Promise<PlacedOrder> => {
     const orderId = randomUUID();
-    const total = totalCents(input);
-    const event = outbox.newEvent('order.created', { type: 'order', id: orderId }, { order_id: orderId, total_cents: total }, headers);
-    const order = { id: orderId, customer_name: input.customer_name, address: input.address, items: input.items, total_cents: total };
-    return insertOrderWithEvent(db, order, outbox.eventInsert(db, event), db === sql ? together : undefined);
+    const event = outbox.newEvent('order.created', { type: 'order', id: orderId }, { order_id: orderId, total_cents: order.total_cents }, headers);
+    const row = {
+      id: orderId,
+      customer_name: order.customer_name,
+      address: order.address,
+      items: order.items,
+      total_cents: order.total_cents,
+      customer_id: order.customerId ?? null,
+      access_token_hash: order.accessTokenHash ?? null,
+    };
+    return insertOrderWithEvent(db, row, outbox.eventInsert(db, event), db === sql ? together : undefined);
   };
   return {
-    async place(input, headers, keyed) {
-      const order = keyed
-        ? await sql.begin(async (tx) => {
-            const placed = await insertOrder(tx, input, headers);
-            const response = keyed.respond(placed);
-            await completeIdempotencyKey(tx, keyed.key, response.status, response.body);
-            return placed;
-          })
-        : await insertOrder(sql, input, headers);
+    menu,
+    async place(order, headers) {
+      const placed = await insertOrder(sql, order, headers);
       outbox.wakeRelay();
-      return order;
+      return placed;
     },
-    claimKey: (key, hash) => keys.claim(key, hash),
-    releaseKey: (key) => keys.release(key),
+    async placeKeyed(order, headers, keyed) {
+      const outcome = await withIdempotencyKey(sql, keyed, { ttlS: idempotencyKeyTtlS, budgetMs: keyedBudgetMs }, (tx) => insertOrder(tx, order, headers), keyed.respond);
+      if (outcome.kind === 'done') outbox.wakeRelay();
+      return outcome;
+    },
     async find(id) {
       const [order, invoice] = await Promise.all([findOrderDetails(sql, id), invoiceOf(id)]);
       return order && { ...order, invoice };
     },
-    async list({ status, limit, cursor }) {
+    async list({ status, limit, cursor, customerId }) {
       let after: OrderPageQuery['after'];
       if (cursor) {
         const [last] = await sql<{ created_at: Date; id: string }[]>`SELECT created_at, id FROM orders WHERE id = ${cursor}`;
         if (!last) return [];
         after = { createdAt: last.created_at, id: last.id };
       }
-      return listOrders(sql, { status, limit, after });
+      return listOrders(sql, { status, limit, after, customerId });
     },
   };
 }

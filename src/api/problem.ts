@@ -26,6 +26,8 @@ export class ProblemError extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly headers: Record<string, string> = {},
+    // Field by field, as a 400 from validation has them (a 422 naming the item it refuses).
+    readonly errors?: FieldError[],
   ) {
     super(detail ?? title);
   }

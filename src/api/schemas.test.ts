@@ -22,13 +22,13 @@ const unused = () => {
 
 // The app with every route registered; nothing is ever called on the store or the operations.
 function appWithEveryRoute(): OpenAPIHono {
-  const store = { place: unused, claimKey: unused, releaseKey: unused, find: unused, list: unused } as unknown as OrderStore;
+  const store = { menu: { entries: unused, find: unused }, place: unused, placeKeyed: unused, find: unused, list: unused } as unknown as OrderStore;
   const ops = { list: unused, replay: unused, requeue: unused } as unknown as OutboxOperations;
   return createApiApp({
     store,
     health: { postgres: async () => {}, redis: async () => {} },
     log: createLogger('silent', 'test'),
-    mountAdmin: (app) => registerAdminOutboxRoutes(app, ops),
+    mountAdmin: (app) => registerAdminOutboxRoutes(app, ops, createLogger('silent', 'test')),
   });
 }
 

@@ -34,20 +34,34 @@ export function safeString() {
 const text = (max: number) => safeString().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 const quantity = z.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100');
 
+const unitPriceCents = z.number().int('must be whole cents').min(1, 'must be at least 1 cent').max(1_000_000, 'must be at most 1000000 cents');
+
+// An item as stored and answered: at the menu's price.
 export const OrderItemSchema = z
   .strictObject({
     flavor: text(TEXT_CAPS.flavor).openapi({ example: 'Pepperoni' }),
     size: z.enum(['small', 'medium', 'large']),
     quantity,
-    unit_price_cents: z.number().int('must be whole cents').min(1, 'must be at least 1 cent').max(1_000_000, 'must be at most 1000000 cents').openapi({ example: 1999 }),
+    unit_price_cents: unitPriceCents.openapi({ example: 1999 }),
   })
   .openapi('OrderItem');
+
+// An item as a client orders it: a menu entry (flavor in any case, and size) and a quantity. The
+// price comes from the menu; a client that states one must state the menu's (else 422).
+export const OrderItemRequestSchema = z
+  .strictObject({
+    flavor: text(TEXT_CAPS.flavor).openapi({ example: 'Pepperoni', description: 'A flavor on the menu (GET /menu), in any case.' }),
+    size: z.enum(['small', 'medium', 'large']),
+    quantity,
+    unit_price_cents: unitPriceCents.optional().openapi({ example: 1999, description: "Optional; when given, must equal the menu's price (else 422)." }),
+  })
+  .openapi('OrderItemRequest');
 
 export const CreateOrderSchema = z
   .strictObject({
     customer_name: text(TEXT_CAPS.customer_name).openapi({ example: 'Alice' }),
     address: text(TEXT_CAPS.address).openapi({ example: '123 Main St' }),
-    items: z.array(OrderItemSchema).min(1, 'must hold at least one item').max(MAX_ITEMS_PER_ORDER, `must hold at most ${MAX_ITEMS_PER_ORDER} items`),
+    items: z.array(OrderItemRequestSchema).min(1, 'must hold at least one item').max(MAX_ITEMS_PER_ORDER, `must hold at most ${MAX_ITEMS_PER_ORDER} items`),
   })
   .openapi('CreateOrder');
 export type CreateOrderInput = z.output<typeof CreateOrderSchema>;
@@ -97,11 +111,15 @@ export const OrderSchema = z
     payment: z.object({ id: z.uuid(), charge_id: z.uuid(), amount_cents: z.number().int(), created_at: timestamp }).nullable(),
     delivery: z.object({ id: z.uuid(), courier: z.string(), dispatched_at: timestamp }).nullable(),
     invoice: z.object({ id: z.uuid(), number: z.string(), amount_cents: z.number().int(), created_at: timestamp }).nullable(),
+    access_token: z.string().optional().openapi({
+      description:
+        'Only in the 201 of an order placed without a customer token: the one credential that reads this order (GET /orders/{id} with Authorization: Bearer <access_token>). Shown once; it is not stored, only its hash.',
+    }),
   })
   .openapi('Order');
 
 export const OrderPageSchema = z
-  .object({ orders: z.array(OrderSchema.omit({ payment: true, delivery: true, invoice: true })), next_cursor: z.string().nullable() })
+  .object({ orders: z.array(OrderSchema.omit({ payment: true, delivery: true, invoice: true, access_token: true })), next_cursor: z.string().nullable() })
   .openapi('OrderPage');
 
 export const OrderIdParamSchema = z.strictObject({
@@ -146,3 +164,60 @@ export const ProblemSchema = z
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .openapi('Problem');
+
+// --- customers (POST /users, /users/login) and the menu ---
+
+// Deliberately simple: something@domain.tld, no spaces; the address is stored lower-cased.
+const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+export const PASSWORD_MIN = 10;
+export const PASSWORD_MAX = 128;
+// The most common choices that pass the length rule; NIST SP 800-63B asks for a check against
+// known-bad passwords rather than composition rules.
+const COMMON_PASSWORDS = new Set([
+  '1234567890',
+  '12345678910',
+  '123456789012',
+  '0123456789',
+  '1q2w3e4r5t',
+  'qwertyuiop',
+  'password12',
+  'password123',
+  'password1234',
+  'iloveyou123',
+  'qwerty12345',
+  'abcdefghij',
+  'letmein123',
+  'welcome123',
+  'pepperoni1',
+  'pizzapizza',
+]);
+
+const email = safeString()
+  .trim()
+  .max(254, 'must be at most 254 characters')
+  .regex(EMAIL, 'must be an email address like alice@example.com')
+  .transform((v) => v.toLowerCase())
+  .openapi({ example: 'alice@example.com' });
+
+const newPassword = safeString()
+  .min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`)
+  .max(PASSWORD_MAX, `must be at most ${PASSWORD_MAX} characters`)
+  .refine((v) => new Set(v).size > 1, 'must not be one character repeated')
+  .refine((v) => !COMMON_PASSWORDS.has(v.toLowerCase()), 'is one of the most common passwords; choose another')
+  .openapi({ example: 'correct horse battery staple' });
+
+export const NewUserSchema = z.strictObject({ email, password: newPassword }).openapi('NewUser');
+export const LoginSchema = z
+  .strictObject({ email, password: safeString().min(1, 'must not be empty').max(PASSWORD_MAX, `must be at most ${PASSWORD_MAX} characters`) })
+  .openapi('Login');
+export const CreatedUserSchema = z.object({ id: z.uuid(), email: z.string(), created_at: timestamp }).openapi('CreatedUser');
+export const TokenSchema = z
+  .object({
+    access_token: z.string().openapi({ description: 'Send as Authorization: Bearer <access_token>.' }),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().openapi({ description: 'Seconds until the token expires.' }),
+    expires_at: timestamp,
+  })
+  .openapi('Token');
+
+export const MenuSchema = z.object({ items: z.array(z.object({ flavor: z.string(), size: z.enum(['small', 'medium', 'large']), price_cents: z.number().int() })) }).openapi('Menu');

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Sql, TxSql } from './client.ts';
 import { postgresTls } from '../tls.ts';
 
+// The same from src/db/ and from the compiled dist/db/ (tsconfig.build.json keeps the layout).
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 const MIGRATION_LOCK_KEY = 7_240_001; // arbitrary, fixed: the advisory lock all migrators share
 

@@ -21,6 +21,10 @@ export interface OrderRow {
   status: OrderStatus;
   created_at: Date;
   updated_at: Date;
+  // The customer it belongs to; null for an anonymous order, readable with its access token, whose
+  // SHA-256 is access_token_hash (null for orders from before customers existed: staff only).
+  customer_id: string | null;
+  access_token_hash: Buffer | null;
 }
 
 export interface OrderInvoice {
@@ -43,6 +47,8 @@ export interface NewOrder {
   address: string;
   items: OrderItem[];
   total_cents: number;
+  customer_id?: string | null;
+  access_token_hash?: Buffer | null;
 }
 
 export type PlacedOrder = OrderRow & { event_id: string };
@@ -52,8 +58,8 @@ export type PlacedOrder = OrderRow & { event_id: string };
 export function orderWithEventStatement(db: Db, order: NewOrder, eventInsert: Fragment): Fragment {
   return db`
     WITH inserted AS (
-      INSERT INTO orders (id, customer_name, address, items, total_cents)
-      VALUES (${order.id}, ${order.customer_name}, ${order.address}, ${asJson(db, order.items)}, ${order.total_cents})
+      INSERT INTO orders (id, customer_name, address, items, total_cents, customer_id, access_token_hash)
+      VALUES (${order.id}, ${order.customer_name}, ${order.address}, ${asJson(db, order.items)}, ${order.total_cents}, ${order.customer_id ?? null}, ${order.access_token_hash ?? null})
       RETURNING *
     ), event AS (${eventInsert})
     SELECT inserted.*, event.id AS event_id FROM inserted, event`;
@@ -90,6 +96,8 @@ export interface OrderPageQuery {
   limit: number;
   // Keyset cursor: the (created_at, id) of the last order of the previous page.
   after?: { createdAt: Date; id: string } | undefined;
+  // One customer's orders only (orders_customer_created_idx).
+  customerId?: string | undefined;
 }
 
 // One page of orders, newest first.
@@ -97,6 +105,7 @@ export async function listOrders(db: Db, q: OrderPageQuery): Promise<OrderRow[]>
   return db<OrderRow[]>`
     SELECT * FROM orders
     WHERE true
+      ${q.customerId ? db`AND customer_id = ${q.customerId}` : db``}
       ${q.status ? db`AND status = ${q.status}` : db``}
       ${q.after ? db`AND (created_at, id) < (${q.after.createdAt}, ${q.after.id})` : db``}
     ORDER BY created_at DESC, id DESC

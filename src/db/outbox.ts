@@ -52,13 +52,3 @@ export function recordPublishFailure(db: Db, id: string, error: string, retry: {
       available_at = now() + least(interval '1 millisecond' * ${retry.baseDelayMs} * power(2, attempts), interval '5 minutes')
     WHERE id = ${id}`;
 }
-
-// Pending and dead counts and the relay lag, for the metrics (both counts use partial indexes).
-export async function outboxStats(db: Db): Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number }> {
-  const [row] = await db<{ pending: number; dead: number; oldest_age: number | null }[]>`
-    SELECT
-      (SELECT count(*) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL)::int AS pending,
-      (SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL)::int AS dead,
-      (SELECT extract(epoch FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL)::float8 AS oldest_age`;
-  return { pending: row!.pending, dead: row!.dead, oldestPendingAgeSeconds: row!.oldest_age ?? 0 };
-}

@@ -33,5 +33,6 @@ export async function markConfirmed(db: Db, ids: readonly string[]): Promise<voi
 // jobId = outbox id and the inbox make the second publication safe.
 export async function markForRepublish(db: Db, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db`UPDATE outbox SET published_at = NULL, republished = republished + 1 WHERE id = ANY(${ids as string[]}::uuid[])`;
+  // Due again from now, so its lag (outbox_oldest_pending_age_seconds) counts from the hand-back.
+  await db`UPDATE outbox SET published_at = NULL, republished = republished + 1, available_at = now() WHERE id = ANY(${ids as string[]}::uuid[])`;
 }

@@ -12,6 +12,10 @@ const ENGINE_DIRS = ['engine', 'relay', 'redis'];
 const ENGINE_FILES = [
   'outbox-admin/operations.ts',
   'metrics/metrics.ts',
+  'metrics/build-info.ts',
+  'metrics/outbox-gauges.ts',
+  'metrics/queue-gauges.ts',
+  'metrics/scrape-cache.ts',
   'db/client.ts',
   'db/driver-guard.ts',
   'db/migrate.ts',

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { isConnectionError, type Db, type Fragment, type Sql } from '../db/client.ts';
 import type { ConsumerMetrics } from '../metrics/metrics.ts';
 import { createWorkerConnection, type RedisTarget } from '../redis/connection.ts';
-import { inSpan, traceIdOf } from '../tracing.ts';
+import { consumerSpanAttributes, inSpan, traceIdOf } from '../tracing.ts';
 import type { OutboxJobData } from './events.ts';
 import type { Signer } from './signing.ts';
 import { createEventLoader } from './load.ts';
@@ -211,39 +211,45 @@ function jobProcessor(
   const { log, metrics, settings } = deps;
   const done = `${consumerName(spec, deps.topology)} `;
   return (job, token) =>
-    inSpan(`process ${queue}`, 'consumer', job.data?.headers ?? {}, async () => {
-      const stopTimer = metrics.jobDuration.startTimer({ queue });
-      handlers.enter();
-      try {
-        const result = await run(job);
-        metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
-        const fields = {
-          queue,
-          job_id: job.id,
-          outbox_id: job.data?.outboxId,
-          ...aggregateField(job.data),
-          trace_id: traceIdOf(job.data?.headers?.traceparent),
-          detail: result.detail,
-        };
-        log.info(fields, result.outcome === 'duplicate' ? 'duplicate message absorbed by the inbox' : done + result.outcome);
-        return result;
-      } catch (err) {
-        // Postgres unreachable: the job waits for it without spending an attempt, as the relay
-        // never counts a Redis outage against a row. Counted as attempts, a restart of a few
-        // seconds used up JOB_ATTEMPTS and left jobs failed for an outage.
-        if (!isConnectionError(err) || !token) throw err;
+    inSpan(
+      `process ${queue}`,
+      'consumer',
+      job.data?.headers ?? {},
+      async () => {
+        const stopTimer = metrics.jobDuration.startTimer({ queue });
+        handlers.enter();
         try {
-          await job.moveToDelayed(Date.now() + settings.JOB_BACKOFF_MS * (0.5 + Math.random()), token);
-        } catch {
-          throw err; // Redis is away too: an ordinary failed attempt
+          const result = await run(job);
+          metrics.jobsCompleted.inc({ queue, outcome: result.outcome });
+          const fields = {
+            queue,
+            job_id: job.id,
+            outbox_id: job.data?.outboxId,
+            ...aggregateField(job.data),
+            trace_id: traceIdOf(job.data?.headers?.traceparent),
+            detail: result.detail,
+          };
+          log.info(fields, result.outcome === 'duplicate' ? 'duplicate message absorbed by the inbox' : done + result.outcome);
+          return result;
+        } catch (err) {
+          // Postgres unreachable: the job waits for it without spending an attempt, as the relay
+          // never counts a Redis outage against a row. Counted as attempts, a restart of a few
+          // seconds used up JOB_ATTEMPTS and left jobs failed for an outage.
+          if (!isConnectionError(err) || !token) throw err;
+          try {
+            await job.moveToDelayed(Date.now() + settings.JOB_BACKOFF_MS * (0.5 + Math.random()), token);
+          } catch {
+            throw err; // Redis is away too: an ordinary failed attempt
+          }
+          outage({ queue, err: (err as Error).message }, 'postgres unavailable; jobs wait for it without spending their attempts');
+          throw new DelayedError();
+        } finally {
+          handlers.leave();
+          stopTimer();
         }
-        outage({ queue, err: (err as Error).message }, 'postgres unavailable; jobs wait for it without spending their attempts');
-        throw new DelayedError();
-      } finally {
-        handlers.leave();
-        stopTimer();
-      }
-    });
+      },
+      consumerSpanAttributes(queue, job.id),
+    );
 }
 
 function watchWorker(worker: Worker<OutboxJobData>, queue: string, log: Logger, metrics: ConsumerMetrics, run: Processing): void {

@@ -1,18 +1,26 @@
 // Prometheus metrics (prom-client). One registry per process; each role registers only its own
 // metrics on it, so a relay's counters do not show as zeros on an API or worker process.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { buildInfo, type BuildInfo } from './build-info.ts';
 
-export interface OutboxStats {
-  pending: number;
-  dead: number;
-  oldestPendingAgeSeconds: number;
-}
+// Scrape-time gauges every process with the database or the queues exports (src/system.ts).
+export { readOutboxStats, registerOutboxGauges, type OutboxStats } from './outbox-gauges.ts';
+export { registerQueueGauges } from './queue-gauges.ts';
 
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createRegistry(): Registry {
+// With Node's default metrics and pizza_outbox_build_info{version,commit,node} 1, which tells what
+// runs where (and, joined to any series, which version produced it).
+export function createRegistry(build: Partial<BuildInfo> = {}): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const info = { ...buildInfo(), ...build };
+  new Gauge({
+    name: 'pizza_outbox_build_info',
+    help: 'Always 1: the version, commit and Node.js version of this process',
+    labelNames: ['version', 'commit', 'node'] as const,
+    registers: [registry],
+  }).set(info, 1);
   return registry;
 }
 
@@ -32,7 +40,11 @@ export function createRelayMetrics(registry: Registry) {
   const registers = [registry];
   return {
     published: new Counter({ name: 'outbox_published_total', help: 'Outbox rows published to BullMQ', registers }),
-    publishFailures: new Counter({ name: 'outbox_publish_failures_total', help: 'Outbox rows that failed to publish (poison)', registers }),
+    // Attempts, not rows: a row backing off counts once per failed attempt. The rows themselves are
+    // outbox_rows_failed_total (each row once) and the outbox_backing_off_rows gauge (now).
+    publishFailures: new Counter({ name: 'outbox_publish_failures_total', help: 'Failed attempts to publish an outbox row (a row counts once per attempt)', registers }),
+    rowsFailed: new Counter({ name: 'outbox_rows_failed_total', help: 'Outbox rows that failed to publish for the first time (each row once, until requeued)', registers }),
+    rowsDead: new Counter({ name: 'outbox_rows_dead_total', help: 'Outbox rows this relay marked dead after their last attempt failed', registers }),
     republished: new Counter({ name: 'outbox_republished_total', help: 'Published rows handed back to the relay because Redis lost their jobs', registers }),
     batchDuration: new Histogram({ name: 'relay_batch_duration_seconds', help: 'Time to add one claimed batch to BullMQ', buckets: LATENCY_BUCKETS, registers }),
   };
@@ -83,22 +95,3 @@ function makeConsumerMetrics(registry: Registry) {
 export type HttpMetrics = ReturnType<typeof createHttpMetrics>;
 export type RelayMetrics = ReturnType<typeof createRelayMetrics>;
 export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;
-
-// Gauges read from Postgres at scrape time (the relay's lag is the age of the oldest pending row).
-export function registerOutboxGauges(registry: Registry, read: () => Promise<OutboxStats>): void {
-  let cached: Promise<OutboxStats> | undefined;
-  // One query per scrape, shared by the three gauges.
-  const stats = () => (cached ??= read().finally(() => setTimeout(() => (cached = undefined), 1000).unref()));
-  const gauge = (name: string, help: string, pick: (s: OutboxStats) => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      async collect() {
-        this.set(pick(await stats()));
-      },
-    });
-  gauge('outbox_pending_rows', 'Outbox rows still to publish', (s) => s.pending);
-  gauge('outbox_dead_rows', 'Outbox rows marked dead', (s) => s.dead);
-  gauge('outbox_oldest_pending_age_seconds', 'Age of the oldest unpublished row: the relay lag', (s) => s.oldestPendingAgeSeconds);
-}

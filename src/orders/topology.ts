@@ -15,6 +15,9 @@ export const ORDER_TOPOLOGY = defineTopology({
     'order.payment_failed': [],
     'order.delivered': [],
     'order.delivery_failed': [],
+    // From POST /users (aggregate: the customer). Routed nowhere yet: the relay publishes it and
+    // marks it published, so a consumer added later (a welcome mail) finds it in the log of events.
+    'customer.created': [],
   },
 });
 

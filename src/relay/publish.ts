@@ -5,6 +5,7 @@ import type { OutboxRow } from '../db/outbox.ts';
 import type { OutboxJobData } from '../engine/events.ts';
 import type { Signer } from '../engine/signing.ts';
 import type { Topology } from '../engine/topology.ts';
+import { traceBatch } from '../tracing.ts';
 
 export interface BatchOutcome {
   published: string[];
@@ -78,32 +79,45 @@ export async function publishRows(rows: readonly OutboxRow[], deps: PublishDeps)
     }
   }
 
-  await Promise.all(
-    [...byQueue].map(async ([queue, entries]) => {
-      try {
-        await deps.addBulk(
-          queue,
-          entries.map((e) => e.job),
-        );
-      } catch (err) {
-        if (isInfrastructureError(err, deps.isRedisReady)) throw new RedisUnavailableError(describe(err), { cause: err });
-        for (const { row, job } of entries) {
-          try {
-            await deps.addBulk(queue, [job]);
-          } catch (jobErr) {
-            if (isInfrastructureError(jobErr, deps.isRedisReady)) throw new RedisUnavailableError(describe(jobErr), { cause: jobErr });
-            failed.set(row.id, `adding to queue ${queue} failed: ${describe(jobErr)}`);
-          }
-        }
-      }
-    }),
-  );
+  await Promise.all([...byQueue].map(([queue, entries]) => addToQueue(queue, entries, deps, failed)));
 
   return {
     published: rows.filter((r) => !failed.has(r.id)).map((r) => r.id),
     unrouted,
     failed: [...failed].map(([id, error]) => ({ id, error })),
   };
+}
+
+// One addBulk for the queue's jobs, in the batch's spans (src/tracing.ts traceBatch); when it fails,
+// job by job to find the rows at fault.
+async function addToQueue(queue: string, entries: Array<{ row: OutboxRow; job: JobSpec }>, deps: PublishDeps, failed: Map<string, string>): Promise<void> {
+  const traced = traceBatch(
+    queue,
+    entries.map((e) => ({ id: e.row.id, headers: e.job.data.headers ?? {} })),
+  );
+  // Each job carries its own `create` span's context (a row routed to two queues gets two).
+  const jobs = entries.map((e, i) => withHeaders(e.job, traced.headers[i]!));
+  await traced.send(async () => {
+    try {
+      await deps.addBulk(queue, jobs);
+    } catch (err) {
+      if (isInfrastructureError(err, deps.isRedisReady)) throw new RedisUnavailableError(describe(err), { cause: err });
+      for (const [i, { row }] of entries.entries()) {
+        try {
+          await deps.addBulk(queue, [jobs[i]!]);
+        } catch (jobErr) {
+          if (isInfrastructureError(jobErr, deps.isRedisReady)) throw new RedisUnavailableError(describe(jobErr), { cause: jobErr });
+          const error = `adding to queue ${queue} failed: ${describe(jobErr)}`;
+          failed.set(row.id, error);
+          traced.fail(i, error);
+        }
+      }
+    }
+  });
+}
+
+function withHeaders(job: JobSpec, headers: JobSpec['data']['headers']): JobSpec {
+  return headers === job.data.headers ? job : { ...job, data: { ...job.data, headers } };
 }
 
 // Timeouts and closed connections are Redis's state, not the row's, even when ioredis says "ready".

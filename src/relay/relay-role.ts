@@ -3,15 +3,15 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createSql, type Sql } from '../db/client.ts';
-import { outboxStats } from '../db/outbox.ts';
+import type { OutboxRow } from '../db/outbox.ts';
 import type { Signer } from '../engine/signing.ts';
 import type { Topology } from '../engine/topology.ts';
-import { createRelayMetrics, registerOutboxGauges } from '../metrics/metrics.ts';
+import { createRelayMetrics, readOutboxStats, registerOutboxGauges, type RelayMetrics } from '../metrics/metrics.ts';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Queues } from '../redis/queues.ts';
 import { WAKE_CHANNEL } from './notifier.ts';
 import { createBatchProcessor, createReconcilePage } from './outbox-store.ts';
-import { publishRows } from './publish.ts';
+import { type BatchOutcome, publishRows } from './publish.ts';
 import { createReconciler } from './reconciler.ts';
 import { createRelay, type Relay } from './relay.ts';
 import { createRetention, type PruneTask } from './retention.ts';
@@ -58,17 +58,21 @@ export interface RelayRole {
 export function createRelayRole(deps: RelayRoleDeps): RelayRole {
   const { settings, topology, log, sql, redis, queues } = deps;
   const metrics = createRelayMetrics(deps.registry);
-  registerOutboxGauges(deps.registry, () => outboxStats(sql));
+  // Once per registry: src/system.ts registers them on every process with the database.
+  registerOutboxGauges(deps.registry, () => readOutboxStats(sql));
   const relay = createRelay({
     processBatch: createBatchProcessor(sql, { maxAttempts: settings.RELAY_MAX_ATTEMPTS, baseDelayMs: settings.RELAY_RETRY_BASE_MS }),
-    publish: (rows) =>
-      publishRows(rows, {
+    publish: async (rows) => {
+      const outcome = await publishRows(rows, {
         topology,
         signer: deps.signer,
         addBulk: (queue, jobs) => queues[queue]!.addBulk(jobs),
         isRedisReady: () => redis.status === 'ready',
         maxPayloadBytes: settings.RELAY_MAX_PAYLOAD_BYTES,
-      }),
+      });
+      countFailedRows(rows, outcome, settings.RELAY_MAX_ATTEMPTS, metrics);
+      return outcome;
+    },
     log,
     batchSize: settings.RELAY_BATCH_SIZE,
     concurrency: settings.RELAY_CONCURRENCY,
@@ -122,6 +126,18 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
       await relay.stop();
     },
   };
+}
+
+// Rows, not attempts: a row's first failure, and the failure that makes it dead (recordPublishFailure
+// marks it dead when attempts + 1 reaches the maximum).
+function countFailedRows(rows: readonly OutboxRow[], outcome: BatchOutcome, maxAttempts: number, metrics: RelayMetrics): void {
+  if (outcome.failed.length === 0) return;
+  const failed = new Set(outcome.failed.map((f) => f.id));
+  for (const row of rows) {
+    if (!failed.has(row.id)) continue;
+    if (row.attempts === 0) metrics.rowsFailed.inc();
+    if (row.attempts + 1 >= maxAttempts) metrics.rowsDead.inc();
+  }
 }
 
 // The relay's LISTEN wake-up. postgres.js re-listens after a reconnect by itself; notifications

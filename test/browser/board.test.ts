@@ -4,11 +4,13 @@
 // under the board's strict Content-Security-Policy: no violation, no console error, no request to
 // any host but this one, and the page's fonts self-hosted.
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, TEST_ADMIN_PASSWORD, waitFor, type TestContext } from '../support/context.ts';
-import { postJson, startSystem, type RunningSystem } from '../support/system.ts';
+import { PIZZA, postJson, startSystem, type RunningSystem } from '../support/system.ts';
 import { chromiumProblem, launchChromium, newHermeticContext, UI_TIMEOUT_MS, watchPage } from './chromium.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -24,15 +26,12 @@ describe.skipIf(problem !== undefined)(`Bull Board in headless Chromium${problem
   let jobId: string;
 
   beforeAll(async () => {
-    ctx = await createTestContext({ GATEWAY_DECLINE_OVER_CENTS: '5000' });
+    // Every charge over a dollar declined: the seed's pizza order (2 × 19.99) is.
+    ctx = await createTestContext({ GATEWAY_DECLINE_OVER_CENTS: '100' });
     system = await startSystem(ctx);
     browser = await launchChromium();
 
-    const res = await postJson(`${system.url}/orders`, {
-      customer_name: 'Board test',
-      address: '3 Browser Rd',
-      items: [{ flavor: 'Quattro', size: 'large', quantity: 1, unit_price_cents: 6000 }],
-    });
+    const res = await postJson(`${system.url}/pizza`, PIZZA);
     expect(res.status).toBe(201);
     const orderId = ((await res.json()) as { id: string }).id;
     const [event] = await ctx.sql<{ id: string }[]>`SELECT id FROM outbox WHERE aggregate_id = ${orderId} AND event_type = 'order.created'`;
@@ -170,7 +169,65 @@ describe.skipIf(problem !== undefined)(`Bull Board in headless Chromium${problem
       await context.close();
     }
   });
+
+  it('refuses forms that a page on another origin submits from the logged-in operator’s browser', async () => {
+    const outboxId = jobId; // the job id is its outbox row's id: published, so a replay would succeed
+    const forgery = await startForgeryServer(system!.url, outboxId);
+    const context = await browser!.newContext({ httpCredentials: { username: 'admin', password: TEST_ADMIN_PASSWORD, origin: new URL(system!.url).origin } });
+    context.setDefaultTimeout(UI_TIMEOUT_MS);
+    // Loopback only: the board's server and the forgery's.
+    await context.route(
+      (url) => url.hostname !== '127.0.0.1',
+      (route) => route.abort(),
+    );
+    const [row] = await ctx!.sql<{ published_at: Date }[]>`SELECT published_at FROM outbox WHERE id = ${outboxId}`;
+    const before = { job: await system!.queues.payments.getJob(jobId), counts: await system!.queues.payments.getJobCounts() };
+    try {
+      const page = await context.newPage();
+      // Logged in: the board answers this browser.
+      expect((await page.goto(`${system!.url}/admin/queues`))?.status()).toBe(200);
+      for (const [form, action] of [
+        ['/replay', `${system!.url}/admin/outbox/${outboxId}/replay`],
+        ['/add', `${system!.url}/admin/queues/api/queues/payments/add`],
+      ] as const) {
+        const answered = page.waitForResponse((r) => r.url() === action && r.request().method() === 'POST');
+        answered.catch(() => {});
+        await page.goto(`${forgery.url}${form}`);
+        const response = await answered;
+        expect(response.status(), form).toBe(403);
+        expect(response.request().headers().origin, form).toBe(forgery.url);
+      }
+    } finally {
+      await context.close();
+      await forgery.close();
+    }
+    // Nothing changed: the row was not replayed (its job not removed), no job was added.
+    const [after] = await ctx!.sql<{ published_at: Date }[]>`SELECT published_at FROM outbox WHERE id = ${outboxId}`;
+    expect(after!.published_at).toEqual(row!.published_at);
+    expect((await system!.queues.payments.getJob(jobId))?.timestamp).toBe(before.job!.timestamp);
+    expect(await system!.queues.payments.getJobCounts()).toEqual(before.counts);
+  });
 });
+
+// A page on another origin (another loopback port: the same site, not the same origin) that
+// submits a form to the board's server as soon as it loads, as a forged-request page would.
+async function startForgeryServer(target: string, outboxId: string): Promise<{ url: string; close(): Promise<void> }> {
+  const forms: Record<string, string> = {
+    '/replay': `<form method="POST" action="${target}/admin/outbox/${outboxId}/replay"></form>`,
+    // text/plain: the body reads {"name":"forged","data":{},"options":{},"x":"="}, JSON that Bull Board accepts.
+    '/add': `<form method="POST" enctype="text/plain" action="${target}/admin/queues/api/queues/payments/add"><input name='{"name":"forged","data":{},"options":{},"x":"' value='"}'></form>`,
+  };
+  const server = createServer((req, res) => {
+    const form = forms[req.url ?? ''];
+    if (!form) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><body>${form}<script>document.forms[0].submit()</script></body>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 // Chromium answers a Basic challenge it has no credentials for by failing the navigation
 // (net::ERR_INVALID_AUTH_CREDENTIALS) after the 401 arrives, so the 401 is read off the response itself.

@@ -3,7 +3,8 @@
 // after its batch, a worker after its active jobs — and is started again; nothing is lost. A second
 // SIGTERM forces the exit at once, and the jobs it abandoned are recovered by another worker.
 import { describe, expect, it } from 'vitest';
-import { scaled, waitFor } from '../support/context.ts';
+import { scaled, TEST_ADMIN_PASSWORD, waitFor } from '../support/context.ts';
+import { staffHeaders } from '../support/system.ts';
 import type { RoleName, RoleProcess } from './support/cluster.ts';
 import { driveOrders } from './support/driver.ts';
 import { faultSuite } from './support/fixture.ts';
@@ -24,7 +25,7 @@ function drive(name: string) {
   return driveOrders({ urls: () => cluster.apiUrls(), count: ORDERS, ratePerSec: 30, name, retry: { maxAttempts: 40, pauseMs: 100 } });
 }
 
-// Four clients reading GET /orders back to back on their keep-alive connections, until stopped.
+// Four staff clients reading GET /orders back to back on their keep-alive connections, until stopped.
 // Connection errors are expected once the API closes; answers must all be 200.
 function readBackToBack(url: string) {
   let stop = false;
@@ -32,7 +33,7 @@ function readBackToBack(url: string) {
   const loops = Array.from({ length: 4 }, async () => {
     while (!stop) {
       try {
-        const res = await fetch(`${url}/orders?limit=1`, { signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(`${url}/orders?limit=1`, { headers: staffHeaders({ adminPassword: TEST_ADMIN_PASSWORD }), signal: AbortSignal.timeout(10_000) });
         await res.arrayBuffer();
         statuses.push(res.status);
       } catch {

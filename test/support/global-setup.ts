@@ -1,12 +1,15 @@
 // Where the tests find Postgres and Redis: DATABASE_URL/REDIS_URL when given; else containers
 // started with testcontainers when Docker answers; else the local services on their default ports.
+// Also builds the service once for the run: the role processes run the compiled JavaScript.
 import type { TestProject } from 'vitest/node';
 import { GenericContainer, getContainerRuntimeClient, Wait, type StartedTestContainer } from 'testcontainers';
+import { buildForTests } from './build.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
     redisUrl: string;
+    buildDir: string; // the compiled service the role processes run (see build.ts)
   }
 }
 
@@ -23,6 +26,8 @@ async function dockerAnswers(): Promise<boolean> {
 }
 
 export default async function setup(project: TestProject) {
+  const build = await buildForTests();
+  project.provide('buildDir', build.dir);
   const started: StartedTestContainer[] = [];
   let databaseUrl = process.env.DATABASE_URL;
   let redisUrl = process.env.REDIS_URL;
@@ -53,5 +58,6 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await Promise.all(started.map((c) => c.stop()));
+    await build.remove();
   };
 }

@@ -1,6 +1,8 @@
 // Child processes for tests: started with the test's env, always killed at the end by pid.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { inject } from 'vitest';
 
 export interface Child {
   proc: ChildProcess;
@@ -9,16 +11,30 @@ export interface Child {
   kill(signal?: NodeJS.Signals): void;
 }
 
-// tsx's loader in the node process itself, not the tsx CLI: the CLI runs the script in a second
-// node process, so a SIGKILL meant for the script would only kill the CLI and orphan the script.
+// A script of the service (src/…/*.ts) runs compiled, from this run's build (see build.ts), on
+// plain node as in production. A helper script of the tests (test/…) runs with tsx's loader in the
+// node process itself, not the tsx CLI: the CLI runs the script in a second node process, so a
+// SIGKILL meant for the script would only kill the CLI and orphan the script.
 const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 const ROOT = new URL('../../', import.meta.url).pathname;
 
+// The build's file for a source of the service; for anything else, undefined.
+export function compiledScript(script: string): string | undefined {
+  const source = /^src\/(.+)\.ts$/.exec(script);
+  return source ? join(inject('buildDir'), 'dist', `${source[1]}.js`) : undefined;
+}
+
+// The environment every process of a test starts from: nothing of the test runner's own.
+export function baseEnv(env: Record<string, string>): Record<string, string> {
+  // Rate limits off unless the env turns them on: test processes place orders faster than a customer.
+  return { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json', ORDER_RATE_LIMIT_PER_MINUTE: '0', LIST_RATE_LIMIT_PER_MINUTE: '0', ...env };
+}
+
 export function startNode(script: string, env: Record<string, string>, args: string[] = []): Child {
-  const proc = spawn(process.execPath, ['--import', TSX_LOADER, script, ...args], {
+  const compiled = compiledScript(script);
+  const proc = spawn(process.execPath, [...(compiled ? [compiled] : ['--import', TSX_LOADER, script]), ...args], {
     cwd: ROOT,
-    // Rate limits off unless the env turns them on: test processes place orders faster than a customer.
-    env: { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json', ORDER_RATE_LIMIT_PER_MINUTE: '0', LIST_RATE_LIMIT_PER_MINUTE: '0', ...env },
+    env: baseEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return wrap(proc);
@@ -29,7 +45,7 @@ export function startCommand(command: string, args: string[], options: Omit<Spaw
   return wrap(spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
-function wrap(proc: ChildProcess): Child {
+export function wrap(proc: ChildProcess): Child {
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));

@@ -24,7 +24,7 @@ export function problemErrorHandler(log: Logger): ErrorHandler {
   return (err, c) => {
     if (err instanceof ProblemError) {
       for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
-      return problem(c, err.status, err.title, err.detail);
+      return problem(c, err.status, err.title, err.detail, err.errors);
     }
     if (err instanceof HTTPException) {
       if (err.res) return err.res;

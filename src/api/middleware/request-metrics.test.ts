@@ -15,3 +15,19 @@ describe('requestMetrics', () => {
     expect(text).not.toContain('/orders/123');
   });
 });
+
+describe('routeLabel', () => {
+  it('labels a route behind catch-all middlewares by itself, and a request no route matched "unmatched"', async () => {
+    const registry = new Registry();
+    const app = new Hono()
+      .use('*', requestMetrics(createHttpMetrics(registry)))
+      .get('/metrics', (c) => c.text('metrics'))
+      .use('*', async (_c, next) => next());
+    await app.request('/metrics');
+    await app.request('/nope/42');
+    const text = await registry.metrics();
+    expect(text).toContain('http_request_duration_seconds_count{method="GET",route="/metrics",status="200"} 1');
+    expect(text).toContain('http_request_duration_seconds_count{method="GET",route="unmatched",status="404"} 1');
+    expect(text).not.toContain('route="/*"');
+  });
+});

@@ -1,7 +1,10 @@
-// Dead-letter handling for operators, behind the same basic auth as Bull Board:
+// Dead-letter handling for operators, behind the same staff auth as Bull Board:
 // GET /admin/outbox?state=pending|dead, POST /admin/outbox/:id/replay, POST /admin/outbox/:id/requeue.
+// Each replay and requeue leaves an audit line (who, from where, which row, the outcome).
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Logger } from 'pino';
 import type { OutboxOperations } from '../../outbox-admin/operations.ts';
+import { audit } from '../audit.ts';
 import { ProblemError } from '../problem.ts';
 import { ProblemSchema, safeString } from '../schemas.ts';
 
@@ -70,7 +73,7 @@ const requeueRoute = createRoute({
   responses: actionResponses,
 });
 
-export function registerAdminOutboxRoutes(app: OpenAPIHono, ops: OutboxOperations): void {
+export function registerAdminOutboxRoutes(app: OpenAPIHono, ops: OutboxOperations, log: Logger): void {
   app.openapi(listRoute, async (c) => {
     const { state, limit = 100 } = c.req.valid('query');
     const rows = await ops.list(state, limit);
@@ -92,7 +95,9 @@ export function registerAdminOutboxRoutes(app: OpenAPIHono, ops: OutboxOperation
   });
 
   app.openapi(replayRoute, async (c) => {
-    const result = await ops.replay(c.req.valid('param').id);
+    const { id } = c.req.valid('param');
+    const result = await ops.replay(id);
+    audit(log, c, 'outbox.replay', { outbox_id: id }, { outcome: result.outcome });
     switch (result.outcome) {
       case 'replayed':
         return c.json({ outcome: 'replayed', removed_jobs: result.removedJobs }, 202);
@@ -106,7 +111,9 @@ export function registerAdminOutboxRoutes(app: OpenAPIHono, ops: OutboxOperation
   });
 
   app.openapi(requeueRoute, async (c) => {
-    const result = await ops.requeue(c.req.valid('param').id);
+    const { id } = c.req.valid('param');
+    const result = await ops.requeue(id);
+    audit(log, c, 'outbox.requeue', { outbox_id: id }, { outcome: result.outcome });
     if (result.outcome === 'requeued') return c.json({ outcome: 'requeued' }, 202);
     if (result.outcome === 'not_found') throw new ProblemError(404, 'Not found', 'No outbox row has this id.');
     throw new ProblemError(409, 'Row is not dead', 'Only dead rows can be requeued; to publish a live row again, use replay.');

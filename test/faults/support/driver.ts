@@ -52,11 +52,21 @@ export interface Drive {
   done: Promise<DriveResult>;
 }
 
+// Medium pizzas of the seeded menu (sql/orders/0002_customers_menu.sql) with their prices.
+const MENU_MEDIUMS: ReadonlyArray<readonly [string, number]> = [
+  ['Margherita', 1250],
+  ['Funghi', 1200],
+  ['Diavola', 1000],
+  ['Capricciosa', 1150],
+  ['Hawaii', 1300],
+];
+
 export function orderBody(name: string, index: number) {
+  // At menu prices (the API refuses others): a medium of one of these, several of them.
+  const [flavor, unit] = MENU_MEDIUMS[index % MENU_MEDIUMS.length]!;
   const quantity = 1 + (index % 3);
-  const unit = 700 + ((index * 37) % 900);
   return {
-    body: { customer_name: `${name} ${index}`, address: `${index} Fault Lane`, items: [{ flavor: 'Margherita', size: 'medium', quantity, unit_price_cents: unit }] },
+    body: { customer_name: `${name} ${index}`, address: `${index} Fault Lane`, items: [{ flavor, size: 'medium', quantity, unit_price_cents: unit }] },
     totalCents: quantity * unit,
   };
 }

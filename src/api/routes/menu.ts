@@ -1,0 +1,16 @@
+// GET /menu: every flavor and size the shop sells, with its price in cents. Orders name these.
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Menu } from '../menu.ts';
+import { MenuSchema } from '../schemas.ts';
+
+const menuRoute = createRoute({
+  method: 'get',
+  path: '/menu',
+  summary: 'The menu: flavors, sizes and prices (cents)',
+  security: [{}],
+  responses: { 200: { description: 'The menu', content: { 'application/json': { schema: MenuSchema } } } },
+});
+
+export function registerMenuRoutes(app: OpenAPIHono, menu: Menu): void {
+  app.openapi(menuRoute, async (c) => c.json({ items: await menu.entries() }, 200));
+}
