@@ -90,9 +90,10 @@ describe('queue depth and the outbox lag', () => {
 
   it('keeps outbox_pending_rows and the lag on the API with every relay stopped', async () => {
     await placeOrders(3);
-    const m = await waitFor('the lag to grow past zero', async () => {
+    // Readings are cached for a second: wait for one taken after these orders.
+    const m = await waitFor('the three orders pending and the lag past zero', async () => {
       const s = await apiMetrics();
-      return (value(s, 'outbox_oldest_pending_age_seconds') ?? 0) > 0 && s;
+      return value(s, 'outbox_pending_rows') === 3 && (value(s, 'outbox_oldest_pending_age_seconds') ?? 0) > 0 && s;
     });
     expect(value(m, 'outbox_pending_rows')).toBe(3);
     expect(value(m, 'outbox_due_rows')).toBe(3);
