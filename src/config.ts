@@ -97,6 +97,9 @@ export const configSchema = z.object({
   // (src/api/middleware/rate-limit.ts); 0 turns a limit off (load tests, the demo, the benchmark).
   ORDER_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).prefault('60'),
   LIST_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).prefault('300'),
+  // Sign-ups and log-ins (POST /users, /users/login) per client address a minute: each costs a
+  // memory-hard hash, and log-ins are where customer passwords are guessed.
+  AUTH_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).prefault('10'),
   // Reverse proxies in front of the API that append to X-Forwarded-For: the client is the address
   // this many entries from the right. 0: X-Forwarded-For is ignored and the socket's peer is the client.
   TRUSTED_PROXY_HOPS: int(0, 10).prefault('0'),

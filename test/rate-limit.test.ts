@@ -12,6 +12,7 @@ import { newCustomer, PIZZA, postJson, staffHeaders, startSystem, type RunningSy
 
 const ORDER_LIMIT = 5;
 const LIST_LIMIT = 3;
+const AUTH_LIMIT = 2;
 const ORDER = { customer_name: 'Rita', address: '1 Limit St', items: [{ flavor: 'Margherita', size: 'small', quantity: 1, unit_price_cents: 900 }] };
 const LIMITS = { ORDER_RATE_LIMIT_PER_MINUTE: String(ORDER_LIMIT), LIST_RATE_LIMIT_PER_MINUTE: String(LIST_LIMIT) };
 
@@ -49,7 +50,7 @@ describe('behind one trusted proxy, with two API instances', () => {
   let second: RunningSystem;
 
   beforeAll(async () => {
-    ctx = await createTestContext({ ...LIMITS, TRUSTED_PROXY_HOPS: '1' });
+    ctx = await createTestContext({ ...LIMITS, AUTH_RATE_LIMIT_PER_MINUTE: String(AUTH_LIMIT), TRUSTED_PROXY_HOPS: '1' });
     first = await startSystem(ctx, ['api']);
     second = await startSystem(ctx, ['api']);
   });
@@ -83,6 +84,19 @@ describe('behind one trusted proxy, with two API instances', () => {
     const res = await placeOrder(second.url, { 'x-forwarded-for': newClient() });
     expect(res.status).toBe(201);
     expect(res.headers.get('ratelimit-remaining')).toBe(String(ORDER_LIMIT - 1));
+  });
+
+  it('limits sign-ups and log-ins together, per address, across both instances, before any password is hashed', async () => {
+    const guesser = { 'x-forwarded-for': newClient() };
+    const login = (url: string) => postJson(`${url}/users/login`, { email: 'nobody@example.com', password: 'a guess at a password' }, guesser);
+    expect((await login(first.url)).status).toBe(401);
+    expect((await postJson(`${second.url}/users`, { email: 'weak@example.com', password: 'short' }, guesser)).status).toBe(400);
+    await expectRefused(await login(second.url), AUTH_LIMIT);
+    await expectRefused(await postJson(`${first.url}/users`, { email: 'new@example.com', password: 'correct horse battery staple' }, guesser), AUTH_LIMIT);
+    const [row] = await ctx.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM customers WHERE email = 'new@example.com'`;
+    expect(row!.n).toBe(0);
+    // Another address is not affected.
+    expect((await postJson(`${first.url}/users/login`, { email: 'nobody@example.com', password: 'another guess' }, { 'x-forwarded-for': newClient() })).status).toBe(401);
   });
 
   it('limits GET /orders with a count of its own', async () => {

@@ -66,6 +66,7 @@ export class Infra {
       // run's own environment sets them (to measure the limiter).
       ORDER_RATE_LIMIT_PER_MINUTE: '0',
       LIST_RATE_LIMIT_PER_MINUTE: '0',
+      AUTH_RATE_LIMIT_PER_MINUTE: '0',
       ...this.settings,
       DATABASE_URL: db.url,
       REDIS_URL: this.redisUrl,

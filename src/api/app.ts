@@ -98,6 +98,8 @@ export function createApiApp({
   // Before the body is read: a client past its limit costs one counter lookup.
   if (rateLimits.createOrder) for (const path of ['/orders', '/pizza']) app.on('POST', path, rateLimits.createOrder);
   if (rateLimits.listOrders) app.on('GET', '/orders', rateLimits.listOrders);
+  // Before the password hash: a client past its limit costs no scrypt.
+  if (rateLimits.signIn) for (const path of ['/users', '/users/login']) app.on('POST', path, rateLimits.signIn);
   // Every request that carries a body: never more than MAX_BODY_BYTES; and JSON, on the JSON API's
   // own paths (Bull Board's API under /admin/queues takes other bodies).
   app.use('*', limitBody(MAX_BODY_BYTES));

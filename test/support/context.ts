@@ -58,6 +58,7 @@ export async function createTestContext(
     // Tests place orders far faster than a customer; test/rate-limit.test.ts turns the limits on.
     ORDER_RATE_LIMIT_PER_MINUTE: '0',
     LIST_RATE_LIMIT_PER_MINUTE: '0',
+    AUTH_RATE_LIMIT_PER_MINUTE: '0',
     ...(invoicesUrl ? { INVOICES_DATABASE_URL: invoicesUrl, OUTBOX_SIGNING_KEY: randomBytes(32).toString('base64url') } : {}),
     ...overrides,
   };

@@ -1,6 +1,9 @@
-// Rate limits per client: order creation (POST /orders and /pizza share one count) and the list
-// (GET /orders), each so many requests a minute. Each order leaves three jobs in Redis for a day,
-// so order spam grows Redis until it refuses writes; one client's list pages can starve the rest.
+// Rate limits per client: order creation (POST /orders and /pizza share one count), the list
+// (GET /orders) and sign-up with log-in (POST /users and /users/login share one count), each so
+// many requests a minute. Each order leaves three jobs in Redis for a day, so order spam grows
+// Redis until it refuses writes; one client's list pages can starve the rest; every sign-up and
+// log-in costs a memory-hard password hash (tens of milliseconds of CPU and 32 MiB), and log-ins
+// are where passwords are guessed.
 // The counts are in Redis (rate-limiter-flexible's atomic Lua counter), so every API instance
 // shares them; their keys carry QUEUE_PREFIX's {hash tag}, one Cluster slot with our queues.
 //
@@ -26,6 +29,7 @@ export interface RateLimitSettings {
   QUEUE_PREFIX: string;
   ORDER_RATE_LIMIT_PER_MINUTE: number;
   LIST_RATE_LIMIT_PER_MINUTE: number;
+  AUTH_RATE_LIMIT_PER_MINUTE: number;
   TRUSTED_PROXY_HOPS: number;
 }
 
@@ -33,6 +37,7 @@ export interface RateLimitSettings {
 export interface RateLimits {
   createOrder?: MiddlewareHandler | undefined;
   listOrders?: MiddlewareHandler | undefined;
+  signIn?: MiddlewareHandler | undefined;
 }
 
 // The customer a request is authenticated as (a verified token), once the API has customers.
@@ -56,7 +61,11 @@ export function createRateLimits(redis: RedisConnection, settings: RateLimitSett
   const keyOf = (c: Context) => clientKey(c, settings.TRUSTED_PROXY_HOPS, customerOf);
   const limit = (name: string, perMinute: number) =>
     perMinute > 0 ? rateLimit(redisCounter(redis, `${settings.QUEUE_PREFIX}:rate-limit:${name}`, perMinute, log), keyOf) : undefined;
-  return { createOrder: limit('orders', settings.ORDER_RATE_LIMIT_PER_MINUTE), listOrders: limit('list', settings.LIST_RATE_LIMIT_PER_MINUTE) };
+  return {
+    createOrder: limit('orders', settings.ORDER_RATE_LIMIT_PER_MINUTE),
+    listOrders: limit('list', settings.LIST_RATE_LIMIT_PER_MINUTE),
+    signIn: limit('auth', settings.AUTH_RATE_LIMIT_PER_MINUTE),
+  };
 }
 
 // A fixed one-minute window per key in Redis, with an in-process window standing in while Redis fails.
