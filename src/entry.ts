@@ -121,7 +121,9 @@ async function prepareDatabases(config: Config, log: ReturnType<typeof createLog
           ? ''
           : (err as { code?: string }).code === '53300'
             ? `: Postgres at ${db.variable} has no connection left (max_connections reached): close idle clients, raise max_connections or put PgBouncer in front; each process needs PG_POOL_MAX + 1`
-            : `: check ${db.variable} and that Postgres is running`;
+            : (err as { code?: string }).code === '3D000'
+              ? `: the database of ${db.variable} does not exist: run npm run migrate (or npm start), which creates and migrates it`
+              : `: check ${db.variable} and that Postgres is running`;
       if (isTlsFailure(err)) log.fatal(postgresRefusedMessage(db.variable, db.url, err));
       else log.fatal({ err: (err as Error).message }, `cannot prepare the database${hint}`);
       process.exit(1);
