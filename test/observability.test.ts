@@ -125,6 +125,13 @@ describe('the API description', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/orders', '/pizza', '/orders/{id}', '/health/ready', '/admin/outbox']));
   });
 
+  it('names every operation with an operationId of its own, for generated clients', async () => {
+    const doc = (await (await fetch(`${system.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { operationId?: string }>> };
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ at: `${method} ${path}`, id: op.operationId })));
+    expect(operations.filter((o) => !o.id).map((o) => o.at)).toEqual([]);
+    expect(new Set(operations.map((o) => o.id)).size).toBe(operations.length);
+  });
+
   it('serves an interactive reference at /docs', async () => {
     const res = await fetch(`${system.url}/docs`);
     expect(res.status).toBe(200);

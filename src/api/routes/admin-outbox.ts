@@ -28,6 +28,7 @@ const security = [{ basicAuth: [] }];
 const listRoute = createRoute({
   method: 'get',
   path: '/admin/outbox',
+  operationId: 'listOutboxRows',
   summary: 'Outbox rows still to publish, or dead, with age, attempts and last error',
   security,
   request: {
@@ -59,6 +60,7 @@ const actionResponses = {
 const replayRoute = createRoute({
   method: 'post',
   path: '/admin/outbox/{id}/replay',
+  operationId: 'replayOutboxEvent',
   summary: 'Publish one event again (consumers dedupe it)',
   security,
   request: { params: IdParams },
@@ -67,6 +69,7 @@ const replayRoute = createRoute({
 const requeueRoute = createRoute({
   method: 'post',
   path: '/admin/outbox/{id}/requeue',
+  operationId: 'requeueOutboxRow',
   summary: 'Bring a dead row back with fresh attempts',
   security,
   request: { params: IdParams },

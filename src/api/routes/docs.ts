@@ -35,6 +35,8 @@ export function registerApiDocs(app: OpenAPIHono): void {
       version: '1.0.0',
       description: 'A pizza shop order service on a transactional outbox: Postgres → BullMQ, reliably.',
     },
+    // Relative: the document describes the server that serves it, wherever it is deployed.
+    servers: [{ url: '/', description: 'this server' }],
   });
 
   const swagger = packageAssets('swagger-ui-dist', ASSETS_PATH, ['swagger-ui-bundle.js', 'swagger-ui.css', 'index.css', 'favicon-32x32.png']);

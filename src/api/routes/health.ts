@@ -21,6 +21,7 @@ const ReadinessSchema = z
 const liveRoute = createRoute({
   method: 'get',
   path: '/health/live',
+  operationId: 'getLiveness',
   summary: 'The process is up',
   responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
 });
@@ -28,6 +29,7 @@ const liveRoute = createRoute({
 const readyRoute = createRoute({
   method: 'get',
   path: '/health/ready',
+  operationId: 'getReadiness',
   summary: 'Postgres and Redis answer',
   description: `Each dependency is "ok" or "unavailable" (no answer within ${READY_TIMEOUT_MS} ms, or an error); why is logged at warn, never returned.`,
   responses: {

@@ -6,6 +6,7 @@ import { MenuSchema } from '../schemas.ts';
 const menuRoute = createRoute({
   method: 'get',
   path: '/menu',
+  operationId: 'getMenu',
   summary: 'The menu: flavors, sizes and prices (cents)',
   security: [{}],
   responses: { 200: { description: 'The menu', content: { 'application/json': { schema: MenuSchema } } } },

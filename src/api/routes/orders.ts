@@ -58,6 +58,7 @@ const readers: Security = [{ customerBearer: [] }, { orderAccessToken: [] }, { b
 const createOrderRoute = createRoute({
   method: 'post',
   path: '/orders',
+  operationId: 'placeOrder',
   summary: 'Place an order',
   description: 'Items name menu entries (GET /menu); prices and the total come from the menu. With a customer token the order is theirs.',
   security: anyCaller,
@@ -68,6 +69,7 @@ const createOrderRoute = createRoute({
 const createPizzaRoute = createRoute({
   method: 'post',
   path: '/pizza',
+  operationId: 'placePizzaOrder',
   summary: 'Place an order with the original pizza example body',
   description: "`price` (dollars) must be the menu's price of that flavor and size.",
   security: anyCaller,
@@ -78,6 +80,7 @@ const createPizzaRoute = createRoute({
 const getOrderRoute = createRoute({
   method: 'get',
   path: '/orders/{id}',
+  operationId: 'getOrder',
   summary: 'An order with its payment, delivery and invoice',
   description: "The customer's own order, any order for staff, or the order whose access token is given as Bearer; 404 for anything else.",
   security: readers,
@@ -93,6 +96,7 @@ const getOrderRoute = createRoute({
 const listOrdersRoute = createRoute({
   method: 'get',
   path: '/orders',
+  operationId: 'listOrders',
   summary: 'Orders, newest first, one page at a time',
   description:
     'A customer sees their own orders, staff see all. ' +

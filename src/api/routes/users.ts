@@ -24,6 +24,7 @@ const problemResponse = (description: string) => ({ description, content: { 'app
 const signUpRoute = createRoute({
   method: 'post',
   path: '/users',
+  operationId: 'createUser',
   summary: 'Sign up as a customer',
   description: 'The password (10 to 128 characters, not a common one) is stored as a scrypt hash. Emits customer.created through the outbox.',
   security: [{}],
@@ -38,6 +39,7 @@ const signUpRoute = createRoute({
 const loginRoute = createRoute({
   method: 'post',
   path: '/users/login',
+  operationId: 'logIn',
   summary: 'Log in: a bearer token for the customer',
   security: [{}],
   request: { body: { required: true, content: { 'application/json': { schema: LoginSchema } } } },
@@ -51,6 +53,7 @@ const loginRoute = createRoute({
 const logoutRoute = createRoute({
   method: 'post',
   path: '/users/logout',
+  operationId: 'logOut',
   summary: 'Log out: the token given as Bearer stops working',
   security: [{ customerBearer: [] }],
   responses: {
