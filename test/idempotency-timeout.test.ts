@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestHash } from '../src/api/idempotency.ts';
 import { pizzaToOrder, PizzaSchema } from '../src/api/schemas.ts';
 import { createTestContext, waitFor, type TestContext } from './support/context.ts';
-import { PIZZA, postJson, startSystem, type RunningSystem } from './support/system.ts';
+import { PIZZA, postJson, startSystem, type RunningSystem, ordersAndEventsOf } from './support/system.ts';
 
 // Short, so the tests cross it quickly; a keyed order's transaction gets 90% of it.
 const REQUEST_TIMEOUT_MS = 1500;
@@ -23,12 +23,7 @@ afterAll(async () => {
   await ctx?.cleanup();
 });
 
-async function rowsFor(customer: string) {
-  const [row] = await ctx.sql<{ orders: number; events: number }[]>`
-    SELECT (SELECT count(*) FROM orders WHERE customer_name = ${customer})::int AS orders,
-           (SELECT count(*) FROM outbox o JOIN orders r ON r.id = o.aggregate_id WHERE r.customer_name = ${customer})::int AS events`;
-  return row!;
-}
+const rowsFor = (customer: string) => ordersAndEventsOf(ctx, customer);
 
 describe('one Idempotency-Key across the request timeout', () => {
   it('answers 409 when the request with the key runs past the wait, and takes the key once it is gone', async () => {

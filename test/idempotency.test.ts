@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestHash } from '../src/api/idempotency.ts';
 import { pizzaToOrder, PizzaSchema } from '../src/api/schemas.ts';
 import { createTestContext, type TestContext } from './support/context.ts';
-import { newCustomer, PIZZA, postJson, startSystem, type RunningSystem } from './support/system.ts';
+import { newCustomer, PIZZA, postJson, startSystem, type RunningSystem, ordersAndEventsOf } from './support/system.ts';
 
 let ctx: TestContext;
 let system: RunningSystem;
@@ -20,12 +20,7 @@ afterAll(async () => {
   await ctx?.cleanup();
 });
 
-async function rowsFor(customer: string) {
-  const [row] = await ctx.sql<{ orders: number; events: number }[]>`
-    SELECT (SELECT count(*) FROM orders WHERE customer_name = ${customer})::int AS orders,
-           (SELECT count(*) FROM outbox o JOIN orders r ON r.id = o.aggregate_id WHERE r.customer_name = ${customer})::int AS events`;
-  return row!;
-}
+const rowsFor = (customer: string) => ordersAndEventsOf(ctx, customer);
 
 describe('Idempotency-Key', () => {
   it('replays the first response: one order, one outbox row', async () => {

@@ -11,7 +11,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, TEST_ADMIN_PASSWORD, waitFor, type TestContext } from '../support/context.ts';
 import { PIZZA, postJson, startSystem, type RunningSystem } from '../support/system.ts';
-import { chromiumProblem, launchChromium, newHermeticContext, UI_TIMEOUT_MS, watchPage } from './chromium.ts';
+import { chromiumProblem, launchChromium, newHermeticContext, UI_TIMEOUT_MS, watchPage, runEvery } from './chromium.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const QUEUES = ['payments', 'deliveries', 'invoices'] as const;
@@ -40,18 +40,7 @@ describe.skipIf(problem !== undefined)(`Bull Board in headless Chromium${problem
     await waitFor('the declined payment job to reach the failed set', async () => (await payments.getJobState(jobId)) === 'failed', UI_TIMEOUT_MS);
   });
 
-  afterAll(async () => {
-    // Each step runs whatever happened before it; the first error is reported at the end.
-    const errors: unknown[] = [];
-    for (const step of [() => browser?.close(), () => system?.stop(), () => ctx?.cleanup()]) {
-      try {
-        await step();
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    if (errors.length > 0) throw errors[0];
-  });
+  afterAll(() => runEvery([() => browser?.close(), () => system?.stop(), () => ctx?.cleanup()]));
 
   it('refuses the page and its API to a browser without credentials', async () => {
     const context = await newHermeticContext(browser!, system!.url);

@@ -85,3 +85,16 @@ function isLoopback(url: string): boolean {
   if (!['http:', 'https:', 'ws:', 'wss:'].includes(protocol)) return true;
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
+
+// Teardown: each step runs whatever happened to the ones before it; the first error is reported at the end.
+export async function runEvery(steps: Array<() => unknown>): Promise<void> {
+  const errors: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length > 0) throw errors[0];
+}

@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../support/context.ts';
 import { startSystem, type RunningSystem } from '../support/system.ts';
-import { chromiumProblem, launchChromium, newHermeticContext, watchPage } from './chromium.ts';
+import { chromiumProblem, launchChromium, newHermeticContext, watchPage, runEvery } from './chromium.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
@@ -26,18 +26,7 @@ describe.skipIf(problem !== undefined)(`The API reference in headless Chromium${
     browser = await launchChromium();
   });
 
-  afterAll(async () => {
-    // Each step runs whatever happened before it; the first error is reported at the end.
-    const errors: unknown[] = [];
-    for (const step of [() => browser?.close(), () => system?.stop(), () => ctx?.cleanup()]) {
-      try {
-        await step();
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    if (errors.length > 0) throw errors[0];
-  });
+  afterAll(() => runEvery([() => browser?.close(), () => system?.stop(), () => ctx?.cleanup()]));
 
   it('renders the operations offline under its policy and runs one against the API', async () => {
     const context = await newHermeticContext(browser!, system!.url);

@@ -61,3 +61,11 @@ export async function newCustomer(
   const { access_token: token } = (await login.json()) as { access_token: string };
   return { id, email, token, headers: { authorization: `Bearer ${token}` } };
 }
+
+// The orders of one customer name and their outbox events: "one order, one event" in idempotency tests.
+export async function ordersAndEventsOf(ctx: TestContext, customer: string) {
+  const [row] = await ctx.sql<{ orders: number; events: number }[]>`
+    SELECT (SELECT count(*) FROM orders WHERE customer_name = ${customer})::int AS orders,
+           (SELECT count(*) FROM outbox o JOIN orders r ON r.id = o.aggregate_id WHERE r.customer_name = ${customer})::int AS events`;
+  return row!;
+}
