@@ -2,7 +2,7 @@
 // the table of published rows grows.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimUnpublished, type ClaimOrder } from '../src/db/outbox.ts';
+import { claimAndMarkPublished, type ClaimOrder } from '../src/db/outbox.ts';
 import { createTestContext, type TestContext } from './support/context.ts';
 
 let ctx: TestContext;
@@ -35,13 +35,13 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
-// The exact text claimUnpublished sends, caught with postgres.js's debug hook, so the test explains
+// The exact text claimAndMarkPublished sends, caught with postgres.js's debug hook, so the test explains
 // the relay's real statement rather than a copy of it.
 async function claimStatement(order: ClaimOrder): Promise<string> {
   const seen: string[] = [];
   const spy = postgres(ctx.config.DATABASE_URL, { max: 1, onnotice: () => {}, debug: (_conn, query) => seen.push(query) });
   try {
-    await spy.begin((tx) => claimUnpublished(tx, 200, order));
+    await spy.begin((tx) => claimAndMarkPublished(tx, 200, order, ['order.delivered']));
   } finally {
     await spy.end();
   }
@@ -52,7 +52,7 @@ describe('the claim query', () => {
   it.each(['oldest', 'newest'] as const)('claiming %s first uses the partial index of unpublished rows, never a scan of the whole table', async (order) => {
     const statement = await claimStatement(order);
     const plan = await ctx.sql.begin(async (tx) => {
-      const [row] = await tx.unsafe(`EXPLAIN (FORMAT JSON) ${statement}`, [200]);
+      const [row] = await tx.unsafe(`EXPLAIN (FORMAT JSON) ${statement}`, [['order.delivered'], 200]);
       return (row as unknown as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
     });
     const all = nodes(plan);

@@ -37,7 +37,7 @@ afterAll(async () => {
 // A relay wired like the real one, whose every add is recorded so double publication shows.
 function instrumentedRelay(published: string[]) {
   return createRelay({
-    processBatch: createBatchProcessor(ctx.sql, { maxAttempts: ctx.config.RELAY_MAX_ATTEMPTS, baseDelayMs: ctx.config.RELAY_RETRY_BASE_MS }),
+    processBatch: createBatchProcessor(ctx.sql, { maxAttempts: ctx.config.RELAY_MAX_ATTEMPTS, baseDelayMs: ctx.config.RELAY_RETRY_BASE_MS }, ORDER_TOPOLOGY.unroutedEventTypes),
     publish: async (rows: OutboxRow[]) => {
       const outcome = await publishRows(rows, {
         topology: ORDER_TOPOLOGY,

@@ -2,7 +2,8 @@
 // touched and its time. With no statistics on the outbox (autovacuum off, never analyzed), the
 // planner picks a bitmap scan plus a sort of every row the partial index still holds, dead or
 // alive, since the last VACUUM; with statistics, an ordered index scan that stops at the limit.
-// The query is src/db/outbox.ts's claimUnpublished without its FOR UPDATE SKIP LOCKED.
+// The query is the claiming subquery of src/db/outbox.ts's claimAndMarkPublished, with the columns the
+// relay reads and without its FOR UPDATE SKIP LOCKED (EXPLAIN ANALYZE would run the update).
 import type { BenchDb } from '../lib/infra.ts';
 
 interface PlanNode {

@@ -16,36 +16,39 @@ export interface OutboxRow {
 
 export type ClaimOrder = 'oldest' | 'newest';
 
-// Locks up to `limit` committed rows still to publish, oldest (or newest) first. SKIP LOCKED lets
-// several relays (or several loops of one relay) claim disjoint batches; claiming by state rather
-// than by "id after the last one seen" means a row whose transaction committed late is still found.
-// Like markPublished and recordPublishFailure, it returns the query unsent (postgres.js sends it
-// when awaited or executed), so the relay decides what goes out with it in one round trip.
-export function claimUnpublished(db: Db, limit: number, order: ClaimOrder = 'oldest') {
+// Claims up to `limit` committed rows still to publish, oldest (or newest) first, and marks them
+// published in the same statement: one write per row, not a lock and then an update. The marks
+// only hold if the batch's transaction commits, and it commits only once the jobs are in Redis
+// (src/relay/outbox-store.ts); a publish that fails rolls the claim back, leaving the rows
+// unpublished and unlocked. SKIP LOCKED lets several relays (or several loops of one relay) claim
+// disjoint batches; claiming by state rather than by "id after the last one seen" means a row whose
+// transaction committed late is still found. Rows of a type routed to no queue are confirmed with
+// their publication (no consumer will ever record them, so the reconciler has nothing to watch).
+// It returns the query unsent (postgres.js sends it when awaited or executed), so the relay sends
+// BEGIN with it in one round trip. RETURNING keeps no order: the caller sorts.
+export function claimAndMarkPublished(db: Db, limit: number, order: ClaimOrder, unroutedTypes: readonly string[]) {
   return db<OutboxRow[]>`
-    SELECT id, aggregate_type, aggregate_id, event_type, payload, headers, created_at, attempts,
-           octet_length(payload::text) AS payload_bytes
-    FROM outbox
-    WHERE published_at IS NULL AND dead_at IS NULL AND available_at <= now()
-    ORDER BY created_at ${order === 'newest' ? db`DESC` : db``}
-    LIMIT ${limit}
-    FOR UPDATE SKIP LOCKED`;
+    UPDATE outbox o SET published_at = now(), last_error = NULL,
+      confirmed_at = CASE WHEN o.event_type = ANY(${unroutedTypes as string[]}::text[]) THEN now() END
+    FROM (
+      SELECT id FROM outbox
+      WHERE published_at IS NULL AND dead_at IS NULL AND available_at <= now()
+      ORDER BY created_at ${order === 'newest' ? db`DESC` : db``}
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED) claimed
+    WHERE o.id = claimed.id
+    RETURNING o.id, o.aggregate_type, o.aggregate_id, o.event_type, o.payload, o.headers, o.created_at, o.attempts,
+              octet_length(o.payload::text) AS payload_bytes`;
 }
 
-// Marks a whole batch published in one statement; rows routed to no queue are confirmed at once
-// (no consumer will ever record them, so the reconciler has nothing to watch).
-export function markPublished(db: Db, ids: readonly string[], unrouted: readonly string[] = []) {
-  return db`
-    UPDATE outbox SET published_at = now(), last_error = NULL,
-      confirmed_at = ${unrouted.length > 0 ? db`CASE WHEN id = ANY(${unrouted as string[]}::uuid[]) THEN now() END` : db`NULL`}
-    WHERE id = ANY(${ids as string[]}::uuid[])`;
-}
-
-// Records a failed publish of one row; after `maxAttempts` the row is dead and is never tried again
-// until an operator requeues it. Until then it waits an exponential delay so it cannot block others.
+// Records a failed publish of one row claimed in the same transaction (undoing the claim's marks);
+// after `maxAttempts` the row is dead and is never tried again until an operator requeues it. Until
+// then it waits an exponential delay so it cannot block others.
 export function recordPublishFailure(db: Db, id: string, error: string, retry: { maxAttempts: number; baseDelayMs: number }) {
   return db`
     UPDATE outbox SET
+      published_at = NULL,
+      confirmed_at = NULL,
       attempts = attempts + 1,
       last_error = ${error.slice(0, 2000)},
       dead_at = CASE WHEN attempts + 1 >= ${retry.maxAttempts} THEN now() END,

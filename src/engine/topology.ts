@@ -18,6 +18,8 @@ export interface TopologyDeclaration<E extends string, Q extends string> {
 export interface Topology<E extends string = string, Q extends string = string> {
   readonly queueNames: readonly Q[];
   readonly eventTypes: readonly E[];
+  // Event types routed to no queue (history only): the relay confirms them as it publishes them.
+  readonly unroutedEventTypes: readonly E[];
   routeFor(eventType: string): readonly Q[] | undefined;
   consumerOf(queue: Q): string;
   isQueue(name: string): name is Q;
@@ -40,6 +42,7 @@ export function defineTopology<const E extends string, const Q extends string>(d
   return {
     queueNames,
     eventTypes,
+    unroutedEventTypes: eventTypes.filter((type) => declaration.routes[type].length === 0),
     routeFor,
     consumerOf: (queue) => declaration.queues[queue].consumer,
     isQueue: (name): name is Q => Object.hasOwn(declaration.queues, name),

@@ -9,8 +9,8 @@ import { traceBatch } from '../tracing.ts';
 
 export interface BatchOutcome {
   published: string[];
-  // Of the published rows, those routed to no queue: nothing will ever confirm them, so they are
-  // marked confirmed with their publication.
+  // Of the published rows, those routed to no queue: nothing will ever confirm them, so the claim
+  // marks them confirmed with their publication (src/db/outbox.ts).
   unrouted: string[];
   failed: Array<{ id: string; error: string }>;
 }

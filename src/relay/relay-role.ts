@@ -61,7 +61,7 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
   // Once per registry: src/system.ts registers them on every process with the database.
   registerOutboxGauges(deps.registry, () => readOutboxStats(sql));
   const relay = createRelay({
-    processBatch: createBatchProcessor(sql, { maxAttempts: settings.RELAY_MAX_ATTEMPTS, baseDelayMs: settings.RELAY_RETRY_BASE_MS }),
+    processBatch: createBatchProcessor(sql, { maxAttempts: settings.RELAY_MAX_ATTEMPTS, baseDelayMs: settings.RELAY_RETRY_BASE_MS }, topology.unroutedEventTypes),
     publish: async (rows) => {
       const outcome = await publishRows(rows, {
         topology,
