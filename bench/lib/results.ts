@@ -132,6 +132,7 @@ export function figuresTable(r: Results): string {
     ['E2E at P', 'row-by-row poller: 201 → delivered', lat(e2e(r.seeds, 'P')?.latency.delivered), null],
     ['E2E at P', 'graphile-worker: commit → pay start', lat(r.peer?.e2e.latency.pay), openNote(r.peer?.e2e)],
     ['E2E at P', 'graphile-worker: commit → delivered', lat(r.peer?.e2e.latency.delivered), null],
+    ['Work per order at P', 'ours: commits / row writes / statements / Redis commands', workLine(r.pipeline?.work?.P), 'load-independent: compare these across an A/B pair'],
     ['Sustained', 'ours: delivered + invoiced', rate(r.pipeline?.sustained?.ordersPerS, 'orders/s'), backlogNote(r.pipeline?.sustained)],
     ['Sustained', 'graphile-worker: delivered', rate(r.peer?.sustained.ordersPerS, 'orders/s'), backlogNote(r.peer?.sustained)],
     [
@@ -297,4 +298,9 @@ function cpuWindows(r: Results): Array<[string, Record<string, number>]> {
     ['backlog: drain + API', r.backlog?.drain.cpu],
   ];
   return windows.filter((w): w is [string, Record<string, number>] => !!w[1]);
+}
+
+function workLine(w: { commits: number; rowWrites: number; statements: number | null; redisCommands: number } | undefined): string | null {
+  if (!w) return null;
+  return `${w.commits} / ${w.rowWrites} / ${w.statements ?? 'n/a (no pg_stat_statements)'} / ${w.redisCommands}`;
 }

@@ -17,11 +17,15 @@ import { closedLoop, openLoop, type ClosedLoopResult, type OpenLoopResult } from
 import { clockOffsetMs, freePort, startHelper, startRole, type Child } from '../lib/procs.ts';
 import { CLIENTS, type Profile } from '../lib/profile.ts';
 import { feedMarks, OrderTracker } from '../lib/tracker.ts';
+import { workWindow, type WorkPerOrder } from '../lib/work.ts';
 
 export interface PipelineResult {
   relay: 'ours' | 'seeds';
   clockOffsetMs: number;
   e2e: Record<string, OpenLoopResult>;
+  // Per order of each open-loop window (its warm-up and settle included): commits, row writes,
+  // statements and Redis commands, which do not drift with the host's load.
+  work: Record<string, WorkPerOrder>;
   sustained?: ClosedLoopResult;
   rssMb: Record<string, { rssMb: number; peakMb: number } | undefined>;
   claimPlanAtEnd?: Awaited<ReturnType<typeof claimPlan>>;
@@ -53,7 +57,7 @@ export async function runPipeline(
     let tracker: OrderTracker | undefined;
     feedMarks(workers, () => tracker);
     const cpu = infra.cpuProbe(() => ({ api: [api.pid], relay: [relay.pid], workers: [workers.pid] }));
-    const result: PipelineResult = { relay: o.relay, clockOffsetMs: await clockOffsetMs(workers), e2e: {}, rssMb: {} };
+    const result: PipelineResult = { relay: o.relay, clockOffsetMs: await clockOffsetMs(workers), e2e: {}, work: {}, rssMb: {} };
 
     // Sustained first: its closed loop also warms every process up before the latency runs.
     if (o.sustained) {
@@ -86,6 +90,8 @@ export async function runPipeline(
     }
     for (const { name, rate, ms } of o.rates) {
       tracker = new OrderTracker(['delivered', 'invoiced']);
+      if (infra.redis.status === 'wait') await infra.redis.connect();
+      const work = await workWindow(db.sql, db.name, infra.redis);
       result.e2e[name] = await openLoop({
         tracker,
         place: http.place,
@@ -97,6 +103,7 @@ export async function runPipeline(
         cpu,
         maxInFlight: Math.max(500, rate * 2),
       });
+      result.work[name] = await work.stop(result.e2e[name]!.sent);
     }
     tracker = undefined;
     result.claimPlanAtEnd = await claimPlan(db, config.RELAY_BATCH_SIZE).catch(() => undefined);
