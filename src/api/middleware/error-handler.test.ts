@@ -69,8 +69,10 @@ describe('problemErrorHandler', () => {
     expect(await res.json()).toMatchObject({ title: 'Request in progress', status: 409, detail: 'Retry in a moment.' });
   });
 
-  it('maps a timeout to 503 and an unreachable Postgres to 503 with Retry-After', async () => {
-    expect((await app.request('/timeout')).status).toBe(503);
+  it('maps a timeout and an unreachable Postgres to 503 with Retry-After', async () => {
+    const timedOut = await app.request('/timeout');
+    expect(timedOut.status).toBe(503);
+    expect(timedOut.headers.get('retry-after')).toBe('1');
     const down = await app.request('/down');
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toBe('1');

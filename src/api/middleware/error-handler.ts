@@ -1,6 +1,6 @@
 // The app's one error handler: every error becomes a problem response, and none carries internals.
 // A route's ProblemError is its answer; a timeout is a 503; Postgres or Redis unreachable is a 503
-// with Retry-After naming the dependency; anything else is a 500. What the log gets is a short,
+// naming the dependency (every 503 with Retry-After); anything else is a 500. What the log gets is a short,
 // redacted summary (src/api/error-summary.ts): never the query, its parameters or a stack, unless
 // the log level is debug (then the stack too).
 import type { ErrorHandler } from 'hono';
@@ -29,6 +29,8 @@ export function problemErrorHandler(log: Logger): ErrorHandler {
     if (err instanceof HTTPException) {
       if (err.res) return err.res;
       const status = err.status;
+      // A request past REQUEST_TIMEOUT_MS: a 503 says when to retry, as every other 503 does.
+      if (status === 503) c.header('retry-after', '1');
       const title = status === 400 ? 'Invalid request' : status === 503 ? 'Service unavailable' : 'Request refused';
       return problem(c, status, title, err.message || undefined);
     }

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { OutboxOperations } from '../../outbox-admin/operations.ts';
 import { audit } from '../audit.ts';
 import { ProblemError } from '../problem.ts';
-import { ProblemSchema, safeString } from '../schemas.ts';
+import { safeString } from '../schemas.ts';
+import { BODY_REFUSALS, problemResponse, tooManyRequests, unauthorized, unavailable } from './responses.ts';
 
 const OutboxRowSchema = z
   .object({
@@ -22,8 +23,12 @@ const OutboxRowSchema = z
   .openapi('OutboxRow');
 
 const IdParams = z.strictObject({ id: z.uuid('must be a UUID').openapi({ param: { name: 'id', in: 'path' } }) });
-const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
 const security = [{ basicAuth: [] }];
+// Staff auth (staff-auth.ts) answers before the route: no or wrong credentials, or too many wrong ones.
+const staffRefusals = {
+  401: unauthorized('No staff credentials, or wrong ones (HTTP Basic: ADMIN_USER and ADMIN_PASSWORD)', 'staff'),
+  429: tooManyRequests(),
+};
 
 const listRoute = createRoute({
   method: 'get',
@@ -44,18 +49,25 @@ const listRoute = createRoute({
   responses: {
     200: { description: 'Oldest first', content: { 'application/json': { schema: z.object({ rows: z.array(OutboxRowSchema) }) } } },
     400: problemResponse('A query parameter is wrong'),
+    ...staffRefusals,
+    503: unavailable(),
   },
 });
 
-const actionResponses = {
+const actionResponses = (dependencies: string) => ({
   202: {
     description: 'Done; the relay publishes the row shortly',
     content: { 'application/json': { schema: z.object({ outcome: z.string(), removed_jobs: z.array(z.string()).optional() }) } },
   },
-  400: problemResponse('The id is not a UUID'),
+  400: problemResponse('The id is not a UUID, or a body (none is needed) that is not UTF-8'),
+  ...staffRefusals,
+  // csrf.ts: a browser page of another origin may not change anything with the operator's credentials.
+  403: problemResponse('A cross-origin request from a browser (Sec-Fetch-Site other than same-origin, or an Origin of another host)'),
   404: problemResponse('No such outbox row'),
   409: problemResponse('The row is not in a state this action applies to'),
-};
+  ...BODY_REFUSALS,
+  503: unavailable(dependencies),
+});
 
 const replayRoute = createRoute({
   method: 'post',
@@ -64,7 +76,8 @@ const replayRoute = createRoute({
   summary: 'Publish one event again (consumers dedupe it)',
   security,
   request: { params: IdParams },
-  responses: actionResponses,
+  // Replaying asks Redis for the event's jobs (to remove finished ones).
+  responses: actionResponses('Postgres or Redis'),
 });
 const requeueRoute = createRoute({
   method: 'post',
@@ -73,7 +86,7 @@ const requeueRoute = createRoute({
   summary: 'Bring a dead row back with fresh attempts',
   security,
   request: { params: IdParams },
-  responses: actionResponses,
+  responses: actionResponses('Postgres'),
 });
 
 export function registerAdminOutboxRoutes(app: OpenAPIHono, ops: OutboxOperations, log: Logger): void {

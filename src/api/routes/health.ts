@@ -23,6 +23,7 @@ const liveRoute = createRoute({
   path: '/health/live',
   operationId: 'getLiveness',
   summary: 'The process is up',
+  security: [{}],
   responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
 });
 
@@ -32,6 +33,7 @@ const readyRoute = createRoute({
   operationId: 'getReadiness',
   summary: 'Postgres and Redis answer',
   description: `Each dependency is "ok" or "unavailable" (no answer within ${READY_TIMEOUT_MS} ms, or an error); why is logged at warn, never returned.`,
+  security: [{}],
   responses: {
     200: { description: 'Ready', content: { 'application/json': { schema: ReadinessSchema } } },
     503: { description: 'A dependency does not answer', content: { 'application/json': { schema: ReadinessSchema } } },

@@ -2,6 +2,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Menu } from '../menu.ts';
 import { MenuSchema } from '../schemas.ts';
+import { unavailable } from './responses.ts';
 
 const menuRoute = createRoute({
   method: 'get',
@@ -9,7 +10,8 @@ const menuRoute = createRoute({
   operationId: 'getMenu',
   summary: 'The menu: flavors, sizes and prices (cents)',
   security: [{}],
-  responses: { 200: { description: 'The menu', content: { 'application/json': { schema: MenuSchema } } } },
+  // Read from Postgres (cached for MENU_CACHE_TTL_MS).
+  responses: { 200: { description: 'The menu', content: { 'application/json': { schema: MenuSchema } } }, 503: unavailable() },
 });
 
 export function registerMenuRoutes(app: OpenAPIHono, menu: Menu): void {

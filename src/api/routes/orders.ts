@@ -29,25 +29,31 @@ import {
   OrderPageSchema,
   OrderSchema,
   PizzaSchema,
-  ProblemSchema,
   pizzaToOrder,
   type CreateOrderInput,
 } from '../schemas.ts';
 import { eventHeadersFor } from '../trace.ts';
+import { BODY_REFUSALS, IDEMPOTENT_REPLAYED, keyInUse, LOCATION, problemResponse, RATE_LIMIT, tooManyRequests, unauthorized, unavailable } from './responses.ts';
 
-const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
 const created = {
   description: 'The order, stored with its order.created event; without a customer token it carries its one-time `access_token`',
+  headers: { ...LOCATION, ...IDEMPOTENT_REPLAYED, ...RATE_LIMIT },
   content: { 'application/json': { schema: OrderSchema } },
 };
+const callerRefused = unauthorized(
+  'An Authorization header that is not accepted: a customer token that is unknown, expired or logged out, a malformed one, or wrong staff credentials',
+  'caller',
+);
 const badInput = {
-  400: problemResponse('Malformed JSON or a field that is wrong (see `errors`)'),
-  401: problemResponse('A customer token that is unknown, expired or logged out, or wrong staff credentials'),
-  409: problemResponse('A request with this Idempotency-Key is still running; retry in a moment'),
+  400: problemResponse('Malformed JSON, a body that is not UTF-8, a malformed Idempotency-Key, or a field that is wrong (see `errors`)'),
+  401: callerRefused,
+  409: keyInUse,
+  413: BODY_REFUSALS[413],
+  415: BODY_REFUSALS[415],
   422: problemResponse('An item that is not on the menu or states another price (see `errors`), or an Idempotency-Key used with a different request'),
-  413: problemResponse('Body too large'),
-  415: problemResponse('Content-Type is not application/json'),
-  503: problemResponse('Postgres is unavailable or the request timed out (nothing was stored); retry later'),
+  429: tooManyRequests('ORDER_RATE_LIMIT_PER_MINUTE orders (POST /orders and /pizza together)'),
+  // src/api/idempotency.ts: a keyed order's transaction is cancelled before the 503, an unkeyed one may have committed.
+  503: unavailable('Postgres', 'With an Idempotency-Key nothing was stored: retry with the same key. Without one the order may have been stored.'),
 };
 // Per operation: who may call it (an empty entry: without credentials).
 type Security = Array<Record<string, string[]>>;
@@ -88,8 +94,10 @@ const getOrderRoute = createRoute({
   responses: {
     200: { description: 'The order', content: { 'application/json': { schema: OrderSchema } } },
     400: problemResponse('The id is not a UUID'),
-    401: problemResponse('A customer token that is unknown, expired or logged out, or wrong staff credentials'),
+    401: callerRefused,
     404: problemResponse('No such order, or not one these credentials may read'),
+    429: tooManyRequests(),
+    503: unavailable(),
   },
 });
 
@@ -107,9 +115,15 @@ const listOrdersRoute = createRoute({
   security: listers,
   request: { query: ListOrdersQuerySchema },
   responses: {
-    200: { description: 'One page; pass next_cursor as cursor for the next', content: { 'application/json': { schema: OrderPageSchema } } },
+    200: {
+      description: 'One page; pass next_cursor as cursor for the next',
+      headers: RATE_LIMIT,
+      content: { 'application/json': { schema: OrderPageSchema } },
+    },
     400: problemResponse('A query parameter is wrong'),
-    401: problemResponse('No credentials, or wrong ones: a customer token or staff Basic is needed'),
+    401: unauthorized('No credentials, or wrong ones: a customer token or staff Basic is needed', 'caller'),
+    429: tooManyRequests('LIST_RATE_LIMIT_PER_MINUTE lists'),
+    503: unavailable(),
   },
 });
 

@@ -8,7 +8,8 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import { callerOf } from '../middleware/customer-auth.ts';
 import { ProblemError } from '../problem.ts';
-import { CreatedUserSchema, LoginSchema, NewUserSchema, ProblemSchema, TokenSchema } from '../schemas.ts';
+import { CreatedUserSchema, LoginSchema, NewUserSchema, TokenSchema } from '../schemas.ts';
+import { BODY_REFUSALS, NO_STORE, problemResponse, RATE_LIMIT, tooManyRequests, unauthorized, unavailable } from './responses.ts';
 
 // What the routes need from the database (src/api/customer-store.ts has the real one).
 export interface CustomerStore {
@@ -20,7 +21,10 @@ export interface CustomerStore {
   logout(token: string): Promise<boolean>;
 }
 
-const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
+// The Authorization header goes through the same caller check as the order routes (customer-auth.ts):
+// a bad one is refused even where none is needed.
+const badAuthorization = 'an Authorization header that is not accepted (an unknown or malformed token, or wrong staff credentials)';
+const signInLimit = 'AUTH_RATE_LIMIT_PER_MINUTE sign-ups and log-ins (POST /users and /users/login together)';
 const signUpRoute = createRoute({
   method: 'post',
   path: '/users',
@@ -30,9 +34,13 @@ const signUpRoute = createRoute({
   security: [{}],
   request: { body: { required: true, content: { 'application/json': { schema: NewUserSchema } } } },
   responses: {
-    201: { description: 'The new customer', content: { 'application/json': { schema: CreatedUserSchema } } },
-    400: problemResponse('A malformed email, or a password too short, too long or too common (see `errors`)'),
+    201: { description: 'The new customer', headers: RATE_LIMIT, content: { 'application/json': { schema: CreatedUserSchema } } },
+    400: problemResponse('Malformed JSON, a body that is not UTF-8, a malformed email, or a password too short, too long or too common (see `errors`)'),
+    401: unauthorized(`Sign-up needs no credentials, but ${badAuthorization} is refused`, 'caller'),
     409: problemResponse('A customer with this email exists'),
+    ...BODY_REFUSALS,
+    429: tooManyRequests(signInLimit),
+    503: unavailable(),
   },
 });
 
@@ -44,9 +52,12 @@ const loginRoute = createRoute({
   security: [{}],
   request: { body: { required: true, content: { 'application/json': { schema: LoginSchema } } } },
   responses: {
-    200: { description: 'The token; send it as Authorization: Bearer', content: { 'application/json': { schema: TokenSchema } } },
-    400: problemResponse('A field is malformed'),
-    401: problemResponse('Wrong email or password'),
+    200: { description: 'The token; send it as Authorization: Bearer', headers: { ...NO_STORE, ...RATE_LIMIT }, content: { 'application/json': { schema: TokenSchema } } },
+    400: problemResponse('Malformed JSON, a body that is not UTF-8, or a field that is malformed'),
+    401: unauthorized(`Wrong email or password, or ${badAuthorization}`, 'caller'),
+    ...BODY_REFUSALS,
+    429: tooManyRequests(signInLimit),
+    503: unavailable(),
   },
 });
 
@@ -58,7 +69,11 @@ const logoutRoute = createRoute({
   security: [{ customerBearer: [] }],
   responses: {
     204: { description: 'Revoked' },
-    401: problemResponse('No customer token, or one that is unknown, expired or already logged out'),
+    400: problemResponse('A body (none is needed) that is not UTF-8'),
+    401: unauthorized('No customer token, or one that is unknown, expired or already logged out', 'caller'),
+    ...BODY_REFUSALS,
+    429: tooManyRequests(),
+    503: unavailable(),
   },
 });
 
