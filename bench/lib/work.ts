@@ -14,6 +14,8 @@ export interface WorkPerOrder {
   rowWrites: number; // inserted + updated + deleted tuples
   statements: number | null; // null without pg_stat_statements
   redisCommands: number;
+  // With pg_stat_statements: the statements most called in the window, per order.
+  topStatements?: Array<{ perOrder: number; msPerOrder: number; query: string }>;
 }
 
 interface Reading {
@@ -42,6 +44,8 @@ async function read(sql: Sql, dbName: string, redis: Redis): Promise<Reading> {
 // Starts a window; stop(orders) gives the work per order since the start. Backends report their
 // counters to the statistics system when idle, at most once a second: stop waits that long first.
 export async function workWindow(sql: Sql, dbName: string, redis: Redis) {
+  // This database's statement statistics only (reset(userid, dbid, queryid), 0 = any).
+  await sql`SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = ${dbName}), 0)`.catch(() => undefined);
   const a = await read(sql, dbName, redis);
   return {
     async stop(orders: number): Promise<WorkPerOrder> {
@@ -55,7 +59,19 @@ export async function workWindow(sql: Sql, dbName: string, redis: Redis) {
         rowWrites: per(b.rowWrites - a.rowWrites),
         statements: a.statements === null || b.statements === null ? null : per(b.statements - a.statements),
         redisCommands: per(b.redisCommands - a.redisCommands),
+        ...(b.statements === null ? {} : { topStatements: await topStatements(sql, dbName, orders) }),
       };
     },
   };
+}
+
+const WHITESPACE = '\\s+'; // a parameter: a backslash in the template text would be cooked away
+
+async function topStatements(sql: Sql, dbName: string, orders: number) {
+  const rows = await sql<{ calls: number; ms: number; query: string }[]>`
+    SELECT calls::float8 AS calls, total_exec_time AS ms, left(regexp_replace(query, ${WHITESPACE}, ' ', 'g'), 120) AS query
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = ${dbName})
+    ORDER BY calls DESC LIMIT 15`;
+  const n = Math.max(1, orders);
+  return rows.map((r) => ({ perOrder: round(r.calls / n, 2), msPerOrder: round(r.ms / n, 3), query: r.query }));
 }
