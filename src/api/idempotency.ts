@@ -4,11 +4,16 @@
 // the first is running, then replays what it committed (or takes the key, if the first rolled
 // back). One key can never yield two orders, whatever the timing.
 //
-// Nothing waits for ever: the transaction runs under a statement_timeout and a lock_timeout set to
-// the request's budget (a little under REQUEST_TIMEOUT_MS, so the answer is ours rather than the
-// timeout middleware's), so when it times out Postgres cancels it and rolls it back: a request
-// answered 503 leaves no work behind to commit later. Waiting for a running request with the same
-// key past the budget is a 409 (retry later); the order itself past it is a 503 (retry with the key).
+// Nothing waits for ever, and nothing commits behind a 503. The budget (a little under
+// REQUEST_TIMEOUT_MS, so the answer is ours rather than the timeout middleware's) runs by the wall
+// clock from the call: the wait for a pool connection and a slow or partitioned network count, not
+// only the statements. Postgres enforces what is left of it on every statement (statement_timeout,
+// lock_timeout) and cancels and rolls back what runs over; and the transaction is rolled back
+// rather than committed if the budget is spent when it starts or when its statements come back.
+// What is left is the COMMIT's own round trip, sent with at least a tenth of REQUEST_TIMEOUT_MS to
+// spare: if its answer comes later still, the client's retry with the same key replays the 201.
+// Waiting for a running request with the same key past the budget is a 409 (retry later); the order
+// itself past it is a 503 (retry with the key).
 //
 // Keys belong to their caller (the scope): `customer:<id>` for a customer, `staff`, or `anonymous`.
 // Anonymous callers share one scope, so their keys must be unguessable (a UUID): whoever sends
@@ -43,8 +48,11 @@ export async function withIdempotencyKey<T>(
   work: (tx: TxSql) => Promise<T>,
   respond: (value: T) => { status: number; body: unknown },
 ): Promise<KeyOutcome<T>> {
+  const deadline = performance.now() + opts.budgetMs;
+  const left = () => Math.floor(deadline - performance.now());
   const outcome = sql.begin(async (tx) => {
-    const ms = String(Math.max(1, Math.floor(opts.budgetMs)));
+    if (left() <= 0) throw timedOut(); // the connection came too late: the key is not even taken
+    const ms = String(left());
     await tx`SELECT set_config('statement_timeout', ${ms}, true), set_config('lock_timeout', ${ms}, true)`;
     const claimed = await claimOrWait(tx, request, opts.ttlS);
     if (claimed !== true) return claimed;
@@ -52,13 +60,11 @@ export async function withIdempotencyKey<T>(
       const value = await work(tx);
       const response = respond(value);
       await completeIdempotencyKey(tx, request.scope, request.key, response.status, response.body);
+      // The statements came back past the budget (a slow network): roll back, never commit behind a 503.
+      if (left() <= 0) throw timedOut();
       return { kind: 'done', value } as const;
     } catch (err) {
-      if (isTimeout(err)) {
-        throw new ProblemError(503, 'Request timed out', 'Storing the order took too long and was cancelled: nothing was stored. Retry with the same Idempotency-Key.', {
-          'retry-after': '1',
-        });
-      }
+      if (isTimeout(err)) throw timedOut();
       throw err;
     }
   });
@@ -70,6 +76,11 @@ export async function withIdempotencyKey<T>(
 }
 
 class KeyBusy extends Error {}
+
+const timedOut = () =>
+  new ProblemError(503, 'Request timed out', 'Storing the order took too long and was cancelled: nothing was stored. Retry with the same Idempotency-Key.', {
+    'retry-after': '1',
+  });
 
 // True when this transaction owns the key now; otherwise what the first request left.
 async function claimOrWait<T>(tx: TxSql, { scope, key, hash }: KeyedRequest, ttlS: number): Promise<true | KeyOutcome<T>> {

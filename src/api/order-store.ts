@@ -1,11 +1,12 @@
 // What the order routes need from the database, as narrow functions so the HTTP layer can be
 // unit-tested without one.
 import { randomUUID } from 'node:crypto';
-import type { Db, Sql } from '../db/client.ts';
+import type { Db, Fragment, Sql } from '../db/client.ts';
 import { findOrderDetails, insertOrderWithEvent, listOrders, type OrderDetails, type OrderItem, type OrderPageQuery, type OrderRow, type PlacedOrder } from '../db/orders.ts';
-import { createGroupCommit, type EventHeaders, type OutboxEngine } from '../engine/index.ts';
+import { createGroupCommit, DeadlinePassed, type EventHeaders, type GroupCommit, type OutboxEngine } from '../engine/index.ts';
 import { withIdempotencyKey, type KeyedRequest, type KeyOutcome } from './idempotency.ts';
 import { menuFromDatabase, type Menu } from './menu.ts';
+import { ProblemError } from './problem.ts';
 import type { OrderEventType } from '../orders/topology.ts';
 
 // An order as the route has priced it (items at the menu's prices), with its owner: a customer,
@@ -77,8 +78,22 @@ export function createOrderStore(
       customer_id: order.customerId ?? null,
       access_token_hash: order.accessTokenHash ?? null,
     };
-    return insertOrderWithEvent(db, row, outbox.eventInsert(db, event), db === sql ? together : undefined);
+    return insertOrderWithEvent(db, row, outbox.eventInsert(db, event), db === sql ? inTime(together) : undefined);
   };
+  // An unkeyed order still queued for its group commit once its request's budget is spent is never
+  // sent: its caller has its 503, and abandoned work must not take the capacity of live requests.
+  const inTime = (run: GroupCommit | undefined) =>
+    run &&
+    ((s: { fragment: Fragment }) => {
+      const deadline = performance.now() + keyedBudgetMs;
+      return run<PlacedOrder>({ ...s, deadline }).catch((err: unknown) => {
+        if (err instanceof DeadlinePassed)
+          throw new ProblemError(503, 'Request timed out', 'The order waited too long to be stored and was not stored. Retry it, with an Idempotency-Key to be safe.', {
+            'retry-after': '1',
+          });
+        throw err;
+      });
+    });
   return {
     menu,
     async place(order, headers) {

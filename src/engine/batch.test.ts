@@ -57,4 +57,30 @@ describe('createBatcher', () => {
     expect(settled.every((s) => s.status === 'rejected' && s.reason === down)).toBe(true);
     expect(alone).toBe(1); // only the first, sent alone before the others queued
   });
+
+  it('never sends an item whose caller stopped waiting: it fails alone, its neighbours go on', async () => {
+    const sent: number[] = [];
+    const late = new Error('its caller stopped waiting');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const run = createBatcher(
+      async (items: number[]) => {
+        sent.push(...items);
+        return items.map((i) => i * 2);
+      },
+      async (i: number) => {
+        await gate; // the first item holds the only slot while the others queue
+        sent.push(i);
+        return i * 2;
+      },
+      { maxBatch: 10, maxInFlight: 1, expired: (i) => (i % 2 === 1 ? late : undefined) },
+    );
+    const pending = Promise.allSettled([0, 1, 2, 3, 4].map(run));
+    release();
+    const settled = await pending;
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([0, late.message, 4, late.message, 8]);
+    expect(sent).toEqual([0, 2, 4]); // 1 and 3 were never sent
+  });
 });

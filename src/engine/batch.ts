@@ -6,7 +6,7 @@
 // One item's failure never fails its neighbours: when a batch of several fails, each item runs on
 // its own (runOne), and only the item that is really wrong gets its error.
 
-export interface BatchOptions {
+export interface BatchOptions<I = unknown> {
   maxBatch: number;
   maxInFlight: number;
   // An error that says nothing about any one item (Postgres unreachable): every item of the batch
@@ -14,6 +14,10 @@ export interface BatchOptions {
   sharedFailure?: (err: unknown) => boolean;
   // Told the size of each batch sent (the consumer_batch_size metric).
   onBatch?: (size: number) => void;
+  // An item whose caller has stopped waiting (its request was answered 503) is rejected with the
+  // error this returns instead of being sent: a backlog of abandoned work never takes the capacity
+  // live work needs, and what was never sent never commits behind the answer.
+  expired?: (item: I) => Error | undefined;
 }
 
 interface Waiting<I, O> {
@@ -22,7 +26,19 @@ interface Waiting<I, O> {
   reject: (err: unknown) => void;
 }
 
-export function createBatcher<I, O>(runMany: (items: I[]) => Promise<O[]>, runOne: (item: I) => Promise<O>, options: BatchOptions): (item: I) => Promise<O> {
+// Up to maxBatch items from the head of the queue, rejecting the expired ones on the way.
+function takeLive<I, O>(queue: Array<Waiting<I, O>>, options: BatchOptions<I>): Array<Waiting<I, O>> {
+  const batch: Array<Waiting<I, O>> = [];
+  while (batch.length < options.maxBatch && queue.length > 0) {
+    const w = queue.shift()!;
+    const expired = options.expired?.(w.item);
+    if (expired) w.reject(expired);
+    else batch.push(w);
+  }
+  return batch;
+}
+
+export function createBatcher<I, O>(runMany: (items: I[]) => Promise<O[]>, runOne: (item: I) => Promise<O>, options: BatchOptions<I>): (item: I) => Promise<O> {
   const queue: Array<Waiting<I, O>> = [];
   let inFlight = 0;
 
@@ -30,7 +46,8 @@ export function createBatcher<I, O>(runMany: (items: I[]) => Promise<O[]>, runOn
 
   const flush = () => {
     while (inFlight < options.maxInFlight && queue.length > 0) {
-      const batch = queue.splice(0, options.maxBatch);
+      const batch = takeLive(queue, options);
+      if (batch.length === 0) continue;
       inFlight++;
       options.onBatch?.(batch.length);
       const sent: Promise<unknown> =

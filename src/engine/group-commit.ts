@@ -12,6 +12,13 @@ export const GROUP_COMMIT = { maxBatch: 64, maxInFlight: 2, sharedFailure: isCon
 // The fragment is wrapped: a postgres.js fragment is a thenable that would run if resolved.
 export interface Statement {
   fragment: Fragment;
+  // performance.now() past which the caller no longer waits: a statement still queued then is
+  // never sent, and fails with DeadlinePassed.
+  deadline?: number;
+}
+
+export class DeadlinePassed extends Error {
+  override name = 'DeadlinePassed';
 }
 type Rows = Array<Record<string, unknown>>;
 export type GroupCommit = <R extends object = Record<string, unknown>>(statement: Statement) => Promise<R[]>;
@@ -19,5 +26,6 @@ export type GroupCommit = <R extends object = Record<string, unknown>>(statement
 export function createGroupCommit(sql: Sql, onBatch?: (size: number) => void): GroupCommit {
   const one = (s: Statement): Promise<Rows> => sql<Rows>`${s.fragment}`;
   const many = async (statements: Statement[]): Promise<Rows[]> => (await sql.begin((tx) => Promise.all(statements.map((s) => tx<Rows>`${s.fragment}`)))) as Rows[];
-  return createBatcher(many, one, { ...GROUP_COMMIT, onBatch }) as GroupCommit;
+  const expired = (s: Statement) => (s.deadline !== undefined && performance.now() >= s.deadline ? new DeadlinePassed('its caller stopped waiting before it was sent') : undefined);
+  return createBatcher(many, one, { ...GROUP_COMMIT, onBatch, expired }) as GroupCommit;
 }

@@ -21,7 +21,7 @@ import { TlsRefusedError } from '../tls.ts';
 
 export type { ConsumerSpec, Consumers } from './consumers.ts';
 export { isFinalAttempt } from './consumers.ts';
-export { createGroupCommit, type GroupCommit } from './group-commit.ts';
+export { createGroupCommit, DeadlinePassed, type GroupCommit } from './group-commit.ts';
 export type { EventHeaders, NewEvent, OutboxJobData } from './events.ts';
 export { storedHeaders } from './events.ts';
 export type { PruneTask } from '../relay/retention.ts';
