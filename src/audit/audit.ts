@@ -81,7 +81,11 @@ export async function runAudit(opts: AuditOptions): Promise<AuditReport> {
     onFinding: (f) => collector.add(f.category, f.item),
     nowMs: now.getTime(),
     lockDurationMs: opts.lockDurationMs,
-    prunedBeforeMs: opts.outboxRetentionMs === undefined ? undefined : now.getTime() - opts.outboxRetentionMs,
+    // Retention deletes a row by its creation, and goes on deleting while the audit runs; a job is
+    // added after its row by the relay's lag, which an outage makes long. So a job added a little
+    // after the horizon may have lost its row to retention too: its row is not asked for within
+    // a margin (the settle time, at least a minute) past the horizon.
+    prunedBeforeMs: opts.outboxRetentionMs === undefined ? undefined : now.getTime() - opts.outboxRetentionMs + Math.max(opts.settleMs, 60_000),
     pageSize: opts.pageSize,
   });
 
