@@ -1,5 +1,6 @@
 // The relay loop with narrow fake functions: no database, no Redis.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import pino from 'pino';
 import { createLogger } from '../logger.ts';
 import type { OutboxRow } from '../db/outbox.ts';
 import type { BatchOutcome } from './publish.ts';
@@ -144,6 +145,27 @@ describe('createRelay', () => {
 
       await vi.advanceTimersByTimeAsync(100_000);
       expect(calls).toHaveLength(12);
+      await relay.stop();
+    });
+
+    it('waits an outage out as a whole: wake-ups do not cut the wait short, and one line per step however many loops', async () => {
+      vi.useFakeTimers();
+      const { calls, processBatch } = scriptedBatches(Array.from({ length: 100 }, () => 'fail' as const));
+      const lines: string[] = [];
+      const counting = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+      const relay = createRelay({ processBatch, publish: publishAll, log: counting, batchSize: 100, concurrency: 3, pollIntervalMs: 600_000 });
+      relay.start();
+      await settle();
+      expect(calls).toHaveLength(3); // each loop tried once; the backoff is now 50 ms
+      expect(lines).toHaveLength(1);
+      for (let i = 0; i < 20; i++) relay.wake(); // orders keep arriving during the outage
+      await vi.advanceTimersByTimeAsync(49);
+      expect(calls).toHaveLength(3); // no retry before the backoff ends, whatever the wake-ups
+      await vi.advanceTimersByTimeAsync(1 + 100 + 200);
+      // After the first round, one probe per step of the backoff (at 50, 150 and 350 ms), not one
+      // per loop, and one line per step.
+      expect(calls).toHaveLength(6);
+      expect(lines).toHaveLength(4);
       await relay.stop();
     });
 

@@ -48,6 +48,35 @@ export function createRelay(deps: RelayDeps): Relay {
   const signal = new WakeSignal();
   let running = false;
   let loops: Promise<void>[] = [];
+  // An outage (Redis or Postgres away, Redis full) is the relay's, not one loop's: every loop
+  // waits it out together, one line says so per step of the backoff, and wake-ups (every new order
+  // sends one) do not cut the wait short. Date.now(), not performance.now(): the tests fake it.
+  let backoffMs = 0;
+  let retryAt = 0;
+  let stopping = new AbortController();
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stopping.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = globalThis.setTimeout(done, ms);
+      stopping.signal.addEventListener('abort', done);
+    });
+
+  function recordFailure(err: unknown): void {
+    if (Date.now() < retryAt) return; // another loop already stepped the backoff for this failure
+    backoffMs = Math.min(Math.max(backoffMs * 2, 50), MAX_BACKOFF_MS);
+    retryAt = Date.now() + backoffMs;
+    const message = err instanceof Error ? err.message : String(err);
+    if (isRedisOutOfMemory(message)) {
+      deps.log.warn(
+        { retry_in_ms: backoffMs },
+        'Redis is out of memory (maxmemory reached): events are kept in the outbox and published once memory is freed; raise maxmemory or free memory',
+      );
+    } else deps.log.warn({ err: message, retry_in_ms: backoffMs }, 'relay batch failed; rolled back, will retry');
+  }
 
   const publishAndReport = async (rows: OutboxRow[]) => {
     const started = performance.now();
@@ -97,10 +126,14 @@ export function createRelay(deps: RelayDeps): Relay {
   // first. An order has one event waiting at most (the next is written by the step that consumes
   // the one before), and each step checks the order's status rather than trusting event order.
   async function loop(order: ClaimOrder): Promise<void> {
-    let backoffMs = 0;
     let lastWasFull = false;
     while (running) {
       try {
+        const outageLeftMs = retryAt - Date.now();
+        if (outageLeftMs > 0) {
+          await pause(outageLeftMs);
+          continue;
+        }
         // A backlog (the last batch was full) is drained flat out; only trickles are coalesced.
         if (!lastWasFull && !(await awaitSmallClaimSlot())) {
           await signal.wait(deps.pollIntervalMs);
@@ -112,6 +145,7 @@ export function createRelay(deps: RelayDeps): Relay {
         lastWasFull = claimed >= deps.batchSize;
         if (backoffMs > 0) deps.log.info('relay recovered; publishing again');
         backoffMs = 0;
+        retryAt = 0;
         if (!running) break;
         if (lastWasFull) {
           signal.notify(); // a full batch: there is probably more, so bring in another loop too
@@ -120,15 +154,7 @@ export function createRelay(deps: RelayDeps): Relay {
         await signal.wait(deps.pollIntervalMs);
       } catch (err) {
         lastWasFull = false;
-        backoffMs = Math.min(Math.max(backoffMs * 2, 50), MAX_BACKOFF_MS);
-        const message = err instanceof Error ? err.message : String(err);
-        if (isRedisOutOfMemory(message)) {
-          deps.log.warn(
-            { retry_in_ms: backoffMs },
-            'Redis is out of memory (maxmemory reached): events are kept in the outbox and published once memory is freed; raise maxmemory or free memory',
-          );
-        } else deps.log.warn({ err: message, retry_in_ms: backoffMs }, 'relay batch failed; rolled back, will retry');
-        if (running) await signal.wait(backoffMs);
+        recordFailure(err);
       }
     }
   }
@@ -137,11 +163,13 @@ export function createRelay(deps: RelayDeps): Relay {
     start() {
       if (running) return;
       running = true;
+      stopping = new AbortController();
       loops = Array.from({ length: deps.concurrency }, (_, i) => loop(i === 1 ? 'newest' : 'oldest'));
     },
     async stop() {
       if (!running) return;
       running = false;
+      stopping.abort();
       signal.notifyAll();
       await Promise.all(loops);
       loops = [];
