@@ -75,7 +75,9 @@ describe('placeOrders', () => {
     const fetch = (async () => {
       sentAt.push(performance.now() - start);
       most = Math.max(most, ++inFlight);
-      await new Promise((r) => setTimeout(r, 60)); // slower than the gap between orders
+      // Far slower than the 10 ms between orders, so later orders leave while it waits even when a
+      // busy machine holds the event loop up for a while.
+      await new Promise((r) => setTimeout(r, 500));
       inFlight--;
       return created(`o${sentAt.length}`);
     }) as typeof globalThis.fetch;
