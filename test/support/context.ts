@@ -59,6 +59,10 @@ export async function createTestContext(
     ORDER_RATE_LIMIT_PER_MINUTE: '0',
     LIST_RATE_LIMIT_PER_MINUTE: '0',
     AUTH_RATE_LIMIT_PER_MINUTE: '0',
+    // Far longer than the test client's own idle timeout (the server's hint less a second): on a
+    // busy machine that client's timer can fire late, and it would reuse a socket the server has
+    // just closed (ECONNRESET). test/hostile-connections.test.ts sets its own.
+    HTTP_KEEPALIVE_TIMEOUT_MS: '65000',
     ...(invoicesUrl ? { INVOICES_DATABASE_URL: invoicesUrl, OUTBOX_SIGNING_KEY: randomBytes(32).toString('base64url') } : {}),
     ...overrides,
   };

@@ -27,7 +27,16 @@ export function compiledScript(script: string): string | undefined {
 // The environment every process of a test starts from: nothing of the test runner's own.
 export function baseEnv(env: Record<string, string>): Record<string, string> {
   // Rate limits off unless the env turns them on: test processes place orders faster than a customer.
-  return { PATH: process.env.PATH ?? '', LOG_FORMAT: 'json', ORDER_RATE_LIMIT_PER_MINUTE: '0', LIST_RATE_LIMIT_PER_MINUTE: '0', AUTH_RATE_LIMIT_PER_MINUTE: '0', ...env };
+  // A long keep-alive: see HTTP_KEEPALIVE_TIMEOUT_MS in ./context.ts.
+  return {
+    PATH: process.env.PATH ?? '',
+    LOG_FORMAT: 'json',
+    ORDER_RATE_LIMIT_PER_MINUTE: '0',
+    LIST_RATE_LIMIT_PER_MINUTE: '0',
+    AUTH_RATE_LIMIT_PER_MINUTE: '0',
+    HTTP_KEEPALIVE_TIMEOUT_MS: '65000',
+    ...env,
+  };
 }
 
 export function startNode(script: string, env: Record<string, string>, args: string[] = []): Child {
