@@ -59,7 +59,10 @@ export async function runProcess(name: string, roles: readonly Role[], opts: { p
     firstSignalAt = Date.now();
     log.info({ signal, grace_ms: config.SHUTDOWN_GRACE_MS }, 'shutting down: finishing active work');
     const force = setTimeout(() => {
-      log.error('grace period over: exiting with work still active (it will be retried)');
+      log.error(
+        { waiting_on: system.stoppingOn(), grace_ms: config.SHUTDOWN_GRACE_MS },
+        'grace period over: exiting with work still active (it will be retried); raise SHUTDOWN_GRACE_MS if this is routine',
+      );
       process.exit(1);
     }, config.SHUTDOWN_GRACE_MS);
     force.unref();

@@ -38,6 +38,8 @@ export type OrderEngine = OutboxEngine<OrderEventType, QueueName>;
 export interface System {
   start(): Promise<void>;
   stop(): Promise<void>;
+  // What stop() is waiting on now, for the line logged when the grace period runs out.
+  stoppingOn(): string | undefined;
   sql: Sql;
   engine: OrderEngine;
   queues: OrderEngine['queues'];
@@ -151,6 +153,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
   const app = has('api') ? buildApi({ config, log, sql, invoicesSql, engine, registry, adminPassword }) : undefined;
   let server: ServerType | undefined;
   let closeServer: (() => Promise<void>) | undefined;
+  let stoppingOn: string | undefined;
   let metricsServer: Server | undefined;
 
   return {
@@ -179,19 +182,27 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
       }
       log.info({ roles, queues: workers ? config.WORKER_QUEUES : undefined }, 'started');
     },
+    stoppingOn: () => stoppingOn,
     async stop() {
       // Reverse order of start: stop intake first, then publishing, then let active jobs finish.
       const close = closeServer;
       closeServer = undefined;
       server = undefined;
-      await close?.();
+      const step = async (what: string, fn: () => Promise<unknown> | undefined) => {
+        stoppingOn = what;
+        await fn();
+      };
+      await step('HTTP requests in flight', () => close?.());
       metricsServer?.close();
-      await relay?.stop();
-      await workers?.orders.stop();
-      await workers?.invoices?.stop();
-      await engine.stop();
-      if (invoicesSql !== sql) await invoicesSql.end({ timeout: 5 });
-      await sql.end({ timeout: 5 });
+      await step('the relay (a batch being published, a reconcile page, a retention pass)', () => relay?.stop());
+      await step('order consumers (jobs still running)', () => workers?.orders.stop());
+      await step('invoice consumers (jobs still running)', () => workers?.invoices?.stop());
+      await step('the engine (its Redis connections)', () => engine.stop());
+      await step('Postgres queries in flight', async () => {
+        if (invoicesSql !== sql) await invoicesSql.end({ timeout: 5 });
+        await sql.end({ timeout: 5 });
+      });
+      stoppingOn = undefined;
     },
   };
 }

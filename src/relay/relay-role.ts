@@ -119,11 +119,10 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
       retention.start();
       await listener.start();
     },
+    // All at once: each waits on its own work in flight (a retention batch, a reconcile page, a
+    // batch being published), and the grace period is shared, so their waits must not add up.
     async stop() {
-      await listener.stop();
-      await retention.stop();
-      await reconciler.stop();
-      await relay.stop();
+      await Promise.all([listener.stop(), retention.stop(), reconciler.stop(), relay.stop()]);
     },
   };
 }

@@ -132,6 +132,8 @@ describe('a slow, lossy and partitioned network between the roles and Redis', ()
       expect(rows).toEqual({ attempted: 0, dead: 0 });
       // Nobody restarted a process: every role came back by itself.
       expect(cluster.crashes(), cluster.describe()).toBe(0);
+      // And every role still stops cleanly within its grace period after the partitions.
+      expect(await cluster.sigtermAllUnclean()).toEqual([]);
     },
     scaled(150_000),
   );

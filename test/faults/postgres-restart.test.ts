@@ -47,6 +47,9 @@ describe('Postgres restarted under load', () => {
       expect(cluster.of('worker').some((w) => w.output().includes('jobs wait for it without spending their attempts'))).toBe(true);
       // Nobody restarted a process: relay and workers came back on their own.
       expect(cluster.crashes(), cluster.describe()).toBe(0);
+      // And every role still stops cleanly, within its grace period: nothing the restart left behind
+      // (a re-made connection, the relay's LISTEN, a batch on a dead socket) holds a stop.
+      expect(await cluster.sigtermAllUnclean()).toEqual([]);
     },
     scaled(120_000),
   );

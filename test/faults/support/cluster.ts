@@ -167,6 +167,14 @@ export class RoleCluster {
     return { ...exit, intended: true, ranMs: sent - p.startedAt, ms: Date.now() - sent };
   }
 
+  // SIGTERM to every running process at once; each process whose exit was not 0 (a grace period
+  // run out, an error while stopping), described with its last output, for the failure message.
+  async sigtermAllUnclean(): Promise<string[]> {
+    const running = this.procs.filter((p) => p.alive());
+    const exits = await Promise.all(running.map(async (p) => ({ p, exit: await this.sigterm(p) })));
+    return exits.filter(({ exit }) => exit.code !== 0).map(({ p, exit }) => `${p.name} exited ${exit.signal ?? exit.code} after ${exit.ms} ms:\n${p.output().slice(-1500)}`);
+  }
+
   // Starts a stopped (or running: it is killed first) process again, optionally with other env.
   async restart(p: RoleProcess, extra: Record<string, string> = {}, { wait = true } = {}): Promise<void> {
     if (p.alive()) {
