@@ -19,7 +19,7 @@ import { createCustomerStore } from './api/customer-store.ts';
 import { redisLoginThrottle, staffAuth } from './api/middleware/staff-auth.ts';
 import { createOrderStore } from './api/order-store.ts';
 import type { Config } from './config.ts';
-import { createSql, type Sql } from './db/client.ts';
+import { closeSql, createSql, type Sql } from './db/client.ts';
 import { deleteExpiredIdempotencyKeys } from './db/idempotency.ts';
 import { deleteExpiredCustomerTokens } from './db/customers.ts';
 import { createOutboxEngine, type Consumers, type OutboxEngine, type RelayRole } from './engine/index.ts';
@@ -182,7 +182,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
       }
       log.info({ roles, queues: workers ? config.WORKER_QUEUES : undefined }, 'started');
     },
-    stoppingOn: () => stoppingOn,
+    stoppingOn: () => (stoppingOn === 'the relay' && relay ? `the relay (${relay.stoppingOn().join(', ')})` : stoppingOn),
     async stop() {
       // Reverse order of start: stop intake first, then publishing, then let active jobs finish.
       const close = closeServer;
@@ -194,13 +194,13 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
       };
       await step('HTTP requests in flight', () => close?.());
       metricsServer?.close();
-      await step('the relay (a batch being published, a reconcile page, a retention pass)', () => relay?.stop());
+      await step('the relay', () => relay?.stop());
       await step('order consumers (jobs still running)', () => workers?.orders.stop());
       await step('invoice consumers (jobs still running)', () => workers?.invoices?.stop());
       await step('the engine (its Redis connections)', () => engine.stop());
-      await step('Postgres queries in flight', async () => {
-        if (invoicesSql !== sql) await invoicesSql.end({ timeout: 5 });
-        await sql.end({ timeout: 5 });
+      await step('closing the Postgres connections', async () => {
+        if (invoicesSql !== sql) await closeSql(invoicesSql);
+        await closeSql(sql);
       });
       stoppingOn = undefined;
     },

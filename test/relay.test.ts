@@ -2,7 +2,7 @@
 // commits and poison rows.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/db/client.ts';
+import { createSql, type Db } from '../src/db/client.ts';
 import { insertOrderWithEvent } from '../src/db/orders.ts';
 import type { OutboxRow } from '../src/db/outbox.ts';
 import { eventInsert, newEvent } from '../src/engine/events.ts';
@@ -229,5 +229,31 @@ describe('the relay', () => {
     expect(rows.find((r) => r.id === poison)!.last_error).toContain('no route for event type "order.teleported"');
     expect(rows.find((r) => r.id === oversized)!.last_error).toContain('over RELAY_MAX_PAYLOAD_BYTES');
     expect(await queues.payments.getJob(oversized)).toBeUndefined();
+  });
+
+  it('rolls back and hands back its connection when publishing fails with a network error of Redis (ECONNRESET)', async () => {
+    // The error of a reset Redis connection carries the same code as a reset Postgres one; the
+    // batch's own Postgres connection is healthy and must not be left reserved in its transaction.
+    const { eventId } = await placeOrder();
+    const pool = createSql({ url: ctx.env.DATABASE_URL!, max: 1, connectTimeoutS: 5 });
+    try {
+      const processBatch = createBatchProcessor(pool, { maxAttempts: 3, baseDelayMs: 10 }, ORDER_TOPOLOGY.unroutedEventTypes);
+      const redisReset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+      const failing = () => Promise.reject(redisReset);
+      await expect(processBatch(50, failing, 'oldest')).rejects.toBe(redisReset);
+      // Nothing of the batch stays open or locked, and the one connection of the pool serves again.
+      const open = await ctx.sql`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
+      expect(open).toEqual([]);
+      expect(await unpublishedCount([eventId])).toBe(1);
+      const claimed: string[] = [];
+      const publishAll = async (rows: OutboxRow[]) => {
+        claimed.push(...rows.map((r) => r.id));
+        return { published: rows.map((r) => r.id), failed: [], unrouted: [] };
+      };
+      expect(await processBatch(50, publishAll, 'oldest')).toBeGreaterThan(0);
+      expect(claimed).toContain(eventId);
+    } finally {
+      await pool.end({ timeout: 1 });
+    }
   });
 });

@@ -60,6 +60,21 @@ describe('a worker receiving SIGTERM', () => {
     const [order] = await ctx.sql`SELECT status FROM orders WHERE id = ${orderId}`;
     expect(order!.status).toBe('pending_payment');
   });
+
+  it('exits with code 1 once the grace period is over, naming what it was still waiting on', async () => {
+    // A payment far longer than the grace period: the stop can only end by the grace running out.
+    const worker = await startSlowWorker({ GATEWAY_LATENCY_MS: '60000', SHUTDOWN_GRACE_MS: '300' });
+    await placeAndWaitUntilActive();
+    worker.kill('SIGTERM');
+    const exit = await worker.exited;
+    expect(exit.code).toBe(1);
+    const line = worker
+      .output()
+      .split('\n')
+      .find((l) => l.includes('grace period over'));
+    expect(line, worker.output().slice(-2000)).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ level: 50, waiting_on: 'order consumers (jobs still running)', grace_ms: 300 });
+  });
 });
 
 describe('a worker told to stop while Redis is away', () => {

@@ -84,6 +84,15 @@ export function isConnectionError(err: unknown): boolean {
   return typeof code === 'string' && CONNECTION_ERROR_CODES.has(code);
 }
 
+// Whether a query of the transaction failed because its connection is gone: a connection error
+// that postgres.js raised for one of the connection's queries (it puts the query on the error). The
+// same codes from elsewhere in the transaction's callback (ECONNRESET from Redis while the relay
+// publishes) leave the connection alive in its open transaction, holding its rows' locks: it must be
+// rolled back and released, or the pool loses it and the rows stay locked until the process exits.
+function lostTheConnection(err: unknown): boolean {
+  return isConnectionError(err) && typeof err === 'object' && err !== null && 'query' in err;
+}
+
 // A transaction on a reserved connection, for callers that send BEGIN together with their first
 // statement and COMMIT together with their last (sql.begin() waits for each on its own, two round
 // trips more). `fn` must do both; when it throws, the transaction is rolled back here.
@@ -93,13 +102,23 @@ export async function inReservedTransaction<T>(sql: Sql, fn: (tx: ReservedSql) =
   try {
     return await fn(tx);
   } catch (err) {
-    lost = isConnectionError(err);
+    lost = lostTheConnection(err);
     // Postgres answers a ROLLBACK outside a transaction with a warning, so it is safe wherever fn stopped.
-    if (!lost) await tx`ROLLBACK`.catch((rollbackErr: unknown) => (lost = isConnectionError(rollbackErr)));
+    if (!lost) await tx`ROLLBACK`.catch((rollbackErr: unknown) => (lost = lostTheConnection(rollbackErr)));
     throw err;
   } finally {
     // A connection that closed under us is already back in the pool's closed set, to be reconnected
     // on demand; releasing it would put a dead socket among the open ones.
     if (!lost) tx.release();
   }
+}
+
+// Closes a pool when its process (or role) stops. By then nothing of ours is left on it: every role
+// has finished its work, so what end() still waits for is each connection's goodbye (Terminate, then
+// the server's FIN). A server behind a dead link never answers it, and end() would wait out its
+// whole timeout, a stop's grace period with it (seen after a network partition): after a second the
+// sockets are destroyed instead.
+export const CLOSE_TIMEOUT_S = 1;
+export function closeSql(sql: Sql): Promise<void> {
+  return sql.end({ timeout: CLOSE_TIMEOUT_S });
 }

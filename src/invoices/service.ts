@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
-import { createSql, type Sql } from '../db/client.ts';
+import { closeSql, createSql, type Sql } from '../db/client.ts';
 import { createOutboxEngine, type Consumers } from '../engine/index.ts';
 import { invoiceConsumer } from './consumer.ts';
 import { INVOICE_TOPOLOGY } from './topology.ts';
@@ -39,7 +39,7 @@ export function createInvoiceService(config: Config, log: Logger, registry: Regi
       await retention?.stop();
       await consumers.stop();
       await engine.stop();
-      await sql.end({ timeout: 5 });
+      await closeSql(sql);
     },
   };
 }

@@ -2,7 +2,7 @@
 // the reconciler and retention.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { createSql, type Sql } from '../db/client.ts';
+import { closeSql, createSql, type Sql } from '../db/client.ts';
 import type { OutboxRow } from '../db/outbox.ts';
 import type { Signer } from '../engine/signing.ts';
 import type { Topology } from '../engine/topology.ts';
@@ -49,6 +49,8 @@ export interface RelayRoleDeps {
 export interface RelayRole {
   start(): Promise<void>;
   stop(): Promise<void>;
+  // The parts a stop() in progress still waits on.
+  stoppingOn(): string[];
   wake(): void;
   relay: Relay;
   reconciler: ReturnType<typeof createReconciler>;
@@ -107,6 +109,7 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
   );
 
   const listener = createWakeListener(settings, sql, () => relay.wake(), log);
+  const stopping = new Set<string>(); // the parts whose stop has not returned yet
 
   return {
     relay,
@@ -122,8 +125,16 @@ export function createRelayRole(deps: RelayRoleDeps): RelayRole {
     // All at once: each waits on its own work in flight (a retention batch, a reconcile page, a
     // batch being published), and the grace period is shared, so their waits must not add up.
     async stop() {
-      await Promise.all([listener.stop(), retention.stop(), reconciler.stop(), relay.stop()]);
+      const parts = { 'LISTEN connection': listener.stop, 'retention pass': retention.stop, 'reconcile page': reconciler.stop, 'batch being published': relay.stop };
+      await Promise.all(
+        Object.entries(parts).map(async ([name, stopPart]) => {
+          stopping.add(name);
+          await stopPart();
+          stopping.delete(name);
+        }),
+      );
     },
+    stoppingOn: () => [...stopping],
   };
 }
 
@@ -166,7 +177,7 @@ function createWakeListener(settings: RelaySettings, sql: Sql, wake: () => void,
       clearTimeout(retryTimer);
       await listener?.unlisten().catch(() => {});
       listener = undefined;
-      if (listenSql !== sql) await listenSql.end({ timeout: 5 });
+      if (listenSql !== sql) await closeSql(listenSql);
     },
   };
 }
