@@ -1,6 +1,7 @@
 // postinstall: patches postgres.js 3.4.9 (the latest release) against an upstream bug that takes
 // the whole process down when Postgres restarts: porsager/postgres#1208 (also #1066, #1154; the
-// fixes proposed in #1168, #1209 and #1215 are not released).
+// fixes proposed in #1168, #1209 and #1215 are not released), and one that strands a queued
+// sql.reserve() for good when its connection is re-made (porsager/postgres#1195; POOL_EDITS below).
 //
 // When a connection closes under sql.begin() (Postgres restarted, a backend terminated), the
 // transaction keeps the dead connection: its callback's next query, or begin()'s own ROLLBACK after
@@ -27,12 +28,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 const VERSION = '3.4.9';
 // The guard's marker: src/db/driver-guard.ts looks for this exact string in each of FILES.
 const MARK = 'pizza-outbox patch (porsager/postgres#1208)';
-// The same three builds (ESM, CommonJS, Cloudflare) that postgres 3.4.9 ships, all patched.
-const FILES = ['src/connection.js', 'cjs/src/connection.js', 'cf/src/connection.js'];
+// The same three builds (ESM, CommonJS, Cloudflare) that postgres 3.4.9 ships, all patched: in
+// each, the connection (connection.js) and the pool (index.js).
+const FILES = ['src/connection.js', 'src/index.js', 'cjs/src/connection.js', 'cjs/src/index.js', 'cf/src/connection.js', 'cf/src/index.js'];
 const root = new URL('../node_modules/postgres/', import.meta.url);
 
-// [anchor, replacement, how many times the anchor occurs]
-const EDITS = [
+// Per file name: [anchor, replacement, how many times the anchor occurs]
+const CONNECTION_EDITS = [
   [
     "    if (terminated)\n      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))\n",
     "    if (terminated)\n      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))\n\n" +
@@ -62,6 +64,31 @@ const EDITS = [
   ['        return fetchArrayTypes()\n', `        return fetchArrayTypes().catch(errored) // ${MARK}: the connection failed while it fetched types\n`, 1],
 ];
 
+// porsager/postgres#1195 (open): the pool's side of sql.reserve() (the relay's batches run on
+// reserved connections). A reserve
+// waits in the pool's queue; when a connection closes, the pool reconnects it for the first
+// request queued, taking that request out of the queue. For a reserve that was the end of it: the
+// reconnected connection drops a reserve it opened for (it expects the request to still be queued,
+// as reserve() itself leaves it), so the reserve never resolved, and the relay's batch loops hung
+// forever after a Postgres restart (found by stopping the relay after test/faults/postgres-restart).
+// The patch leaves a reserve queued when it reconnects for it, and takes a reserve out of the queue
+// when its connect fails: otherwise the next connection to open would be handed to a request that
+// has already failed, and stay reserved for nobody.
+const POOL_EDITS = [
+  [
+    '    queries.length && connect(c, queries.shift())\n',
+    `    if (queries.length) { // ${MARK}: a reserve stays queued while its connection is re-made\n` +
+      '      const query = queries.shift()\n      query.reserve && queries.push(query)\n      connect(c, query)\n    }\n',
+    1,
+  ],
+  [
+    '        const query = { reserve: resolve, reject }\n',
+    `        const query = { reserve: resolve, reject: (err) => (queries.remove(query), reject(err)) } // ${MARK}\n`,
+    1,
+  ],
+];
+const EDITS = { 'connection.js': CONNECTION_EDITS, 'index.js': POOL_EDITS };
+
 class PatchError extends Error {}
 
 function main() {
@@ -81,7 +108,7 @@ function main() {
     if (!existsSync(url)) throw new PatchError(`postgres/${file} is missing from postgres ${VERSION}: reinstall it with \`npm ci\`.`);
     const original = readFileSync(url, 'utf8');
     let text = original;
-    for (const [anchor, replacement, count] of EDITS) {
+    for (const [anchor, replacement, count] of EDITS[file.split('/').pop()]) {
       if (text.includes(replacement)) continue; // this edit is in already (an older patch run)
       const found = text.split(anchor).length - 1;
       if (found !== count) {

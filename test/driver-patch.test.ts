@@ -6,6 +6,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTestContext, waitFor } from './support/context.ts';
 
 const message = (type: string, body: Buffer) => {
   const head = Buffer.alloc(5);
@@ -57,5 +58,37 @@ describe('the patched driver', () => {
     }
     expect(typesAsked).toBeGreaterThanOrEqual(1);
     expect(unhandled).toEqual([]);
+  });
+
+  it('hands a queued reserve a connection after the connection it waited on was terminated (porsager/postgres#1195)', async () => {
+    // One connection, held by a reserve; a second reserve queues behind it. Terminating the held
+    // connection's backend makes the pool re-make that connection for the queued reserve: unpatched,
+    // the re-made connection drops it and its promise never settles (the relay's batch loops hung
+    // so after Postgres restarts); patched, it gets the connection.
+    const ctx = await createTestContext();
+    const sql = postgres(ctx.env.DATABASE_URL!, { max: 1, connect_timeout: 5, onnotice: () => {} });
+    try {
+      const held = await sql.reserve();
+      const [row] = await held<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+      let settled: 'resolved' | 'rejected' | undefined;
+      const queued = sql.reserve();
+      queued.then(
+        () => {
+          settled = 'resolved';
+        },
+        () => {
+          settled = 'rejected';
+        },
+      );
+      await ctx.sql`SELECT pg_terminate_backend(${row!.pid})`;
+      await waitFor('the queued reserve to get a connection', () => settled !== undefined);
+      expect(settled).toBe('resolved');
+      const next = await queued;
+      expect(await next`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+      next.release();
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      await ctx.cleanup();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 // Must match MARK and FILES in patches/postgres.mjs (driver-guard.test.ts checks that they do).
 export const DRIVER_PATCH_MARK = 'pizza-outbox patch (porsager/postgres#1208)';
-export const DRIVER_PATCHED_FILES = ['src/connection.js', 'cjs/src/connection.js', 'cf/src/connection.js'] as const;
+export const DRIVER_PATCHED_FILES = ['src/connection.js', 'src/index.js', 'cjs/src/connection.js', 'cjs/src/index.js', 'cf/src/connection.js', 'cf/src/index.js'] as const;
 
 // Resolved as the patch resolves it: the project's own node_modules/postgres.
 const DEFAULT_DRIVER_DIR = fileURLToPath(new URL('../../node_modules/postgres/', import.meta.url));
@@ -25,7 +25,7 @@ export function assertPatchedDriver(driverDir: string = DEFAULT_DRIVER_DIR): voi
   }
   if (unpatched.length > 0) {
     throw new Error(
-      `postgres.js is not patched (${unpatched.join(', ')} in ${driverDir} lack the guard against porsager/postgres#1208): ` +
+      `postgres.js is not patched (${unpatched.join(', ')} in ${driverDir} lack the guards against porsager/postgres#1208 and #1195): ` +
         'run `npm ci` (without --ignore-scripts), or `node patches/postgres.mjs`',
     );
   }
