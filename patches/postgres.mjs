@@ -81,11 +81,7 @@ const POOL_EDITS = [
       '      const query = queries.shift()\n      query.reserve && queries.push(query)\n      connect(c, query)\n    }\n',
     1,
   ],
-  [
-    '        const query = { reserve: resolve, reject }\n',
-    `        const query = { reserve: resolve, reject: (err) => (queries.remove(query), reject(err)) } // ${MARK}\n`,
-    1,
-  ],
+  ['        const query = { reserve: resolve, reject }\n', `        const query = { reserve: resolve, reject: (err) => (queries.remove(query), reject(err)) } // ${MARK}\n`, 1],
 ];
 const EDITS = { 'connection.js': CONNECTION_EDITS, 'index.js': POOL_EDITS };
 
