@@ -65,9 +65,8 @@ const CONNECTION_EDITS = [
 ];
 
 // porsager/postgres#1195 (open): the pool's side of sql.reserve() (the relay's batches run on
-// reserved connections). A reserve
-// waits in the pool's queue; when a connection closes, the pool reconnects it for the first
-// request queued, taking that request out of the queue. For a reserve that was the end of it: the
+// reserved connections). A reserve waits in the pool's queue; when a connection closes, the pool
+// reconnects it for the first request queued, taking that request out of the queue. For a reserve that was the end of it: the
 // reconnected connection drops a reserve it opened for (it expects the request to still be queued,
 // as reserve() itself leaves it), so the reserve never resolved, and the relay's batch loops hung
 // forever after a Postgres restart (found by stopping the relay after test/faults/postgres-restart).
