@@ -3,7 +3,7 @@
 // unavailable); once it is back, nothing is lost and nothing is doubled.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { createTestContext, waitFor, type TestContext } from './support/context.ts';
+import { createTestContext, scaled, waitFor, type TestContext } from './support/context.ts';
 import { startLocalCluster, type LocalCluster } from './support/redis-cluster.ts';
 import { effectCounts, postJson, startSystem, type RunningSystem } from './support/system.ts';
 
@@ -15,7 +15,7 @@ beforeAll(async () => {
   cluster = await startLocalCluster();
   ctx = await createTestContext({ REDIS_CLUSTER_NODES: cluster.nodes, RECONCILE_AFTER_MS: '1000', RECONCILE_INTERVAL_MS: '200' });
   system = await startSystem(ctx);
-}, 90_000);
+}, scaled(90_000));
 
 afterAll(async () => {
   await cluster?.heal();

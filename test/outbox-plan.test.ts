@@ -3,7 +3,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimAndMarkPublished, type ClaimOrder } from '../src/db/outbox.ts';
-import { createTestContext, type TestContext } from './support/context.ts';
+import { createTestContext, scaled, type TestContext } from './support/context.ts';
 
 let ctx: TestContext;
 
@@ -18,7 +18,7 @@ beforeAll(async () => {
     INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
     SELECT gen_random_uuid(), 'order', gen_random_uuid(), 'order.created', '{}' FROM generate_series(1, 300)`;
   await ctx.sql`ANALYZE outbox`;
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   await ctx?.cleanup();

@@ -6,7 +6,7 @@ import { runAudit } from '../src/audit/audit.ts';
 import { createCommandConnection } from '../src/redis/connection.ts';
 import { closeQueues } from '../src/redis/queues.ts';
 import { createOrderQueues } from '../src/orders/queues.ts';
-import { createTestContext, waitFor, type TestContext } from './support/context.ts';
+import { createTestContext, scaled, waitFor, type TestContext } from './support/context.ts';
 import { freePort, startNode, type Child } from './support/processes.ts';
 
 const ORDERS = 1500;
@@ -33,7 +33,7 @@ beforeAll(async () => {
   for (const queues of queueSets) children.push(startNode('src/workers/main.ts', { ...env, WORKER_QUEUES: queues }));
   for (const child of children) await waitFor('every process to start', () => child.output().includes('"msg":"started"') || child.proc.exitCode !== null, 60_000);
   for (const child of children) expect(child.proc.exitCode, child.output()).toBeNull();
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   for (const child of children) child.kill('SIGTERM');

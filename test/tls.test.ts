@@ -14,7 +14,7 @@ import { createFailFastRedis, waitUntilReady } from '../src/redis/connection.ts'
 import { isTlsFailure, TlsRefusedError } from '../src/tls.ts';
 import { startPrivatePostgres, type PrivatePostgres } from './faults/support/private-postgres.ts';
 import { startPrivateRedis, type PrivateRedis } from './faults/support/private-redis.ts';
-import { createTestContext, waitFor, type TestContext } from './support/context.ts';
+import { createTestContext, scaled, waitFor, type TestContext } from './support/context.ts';
 import { startNode } from './support/processes.ts';
 import { PIZZA, postJson, staffGet, startSystem, type RunningSystem } from './support/system.ts';
 
@@ -91,7 +91,7 @@ beforeAll(async () => {
   redis = await startPrivateRedis({ persistent: false, tls: { certFile: files.serverCert, keyFile: files.serverKey, caFile: files.ca } });
   // The context's own view: Postgres encrypted (sslmode=require, the only way in), Redis on its plain port.
   ctx = await createTestContext({}, { databaseUrl: pg.url, redisUrl: redis.url });
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   await system?.stop().catch(() => {});
