@@ -153,7 +153,7 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
   const app = has('api') ? buildApi({ config, log, sql, invoicesSql, engine, registry, adminPassword }) : undefined;
   let server: ServerType | undefined;
   let closeServer: (() => Promise<void>) | undefined;
-  let stoppingOn: string | undefined;
+  let stoppingOn: (() => string) | undefined; // a function: the relay's part changes as it stops
   let metricsServer: Server | undefined;
 
   return {
@@ -182,19 +182,23 @@ export function createSystem(config: Config, log: Logger, roles: readonly Role[]
       }
       log.info({ roles, queues: workers ? config.WORKER_QUEUES : undefined }, 'started');
     },
-    stoppingOn: () => (stoppingOn === 'the relay' && relay ? `the relay (${relay.stoppingOn().join(', ')})` : stoppingOn),
+    stoppingOn: () => stoppingOn?.(),
     async stop() {
       // Reverse order of start: stop intake first, then publishing, then let active jobs finish.
       const close = closeServer;
       closeServer = undefined;
       server = undefined;
-      const step = async (what: string, fn: () => Promise<unknown> | undefined) => {
-        stoppingOn = what;
+      const step = async (what: string | (() => string), fn: () => Promise<unknown> | undefined) => {
+        stoppingOn = typeof what === 'string' ? () => what : what;
         await fn();
       };
       await step('HTTP requests in flight', () => close?.());
       metricsServer?.close();
-      await step('the relay', () => relay?.stop());
+      if (relay)
+        await step(
+          () => `the relay (${relay.stoppingOn().join(', ')})`,
+          () => relay.stop(),
+        );
       await step('order consumers (jobs still running)', () => workers?.orders.stop());
       await step('invoice consumers (jobs still running)', () => workers?.invoices?.stop());
       await step('the engine (its Redis connections)', () => engine.stop());

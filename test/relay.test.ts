@@ -2,7 +2,7 @@
 // commits and poison rows.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSql, type Db } from '../src/db/client.ts';
+import { closeSql, createSql, type Db } from '../src/db/client.ts';
 import { insertOrderWithEvent } from '../src/db/orders.ts';
 import type { OutboxRow } from '../src/db/outbox.ts';
 import { eventInsert, newEvent } from '../src/engine/events.ts';
@@ -253,7 +253,7 @@ describe('the relay', () => {
       expect(await processBatch(50, publishAll, 'oldest')).toBeGreaterThan(0);
       expect(claimed).toContain(eventId);
     } finally {
-      await pool.end({ timeout: 1 });
+      await closeSql(pool);
     }
   });
 });

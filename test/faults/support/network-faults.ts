@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { waitFor } from '../../support/context.ts';
-import { statsSince, type Delay, type Loss, type ProxyStats, type TcpProxy } from './tcp-proxy.ts';
+import { statsSince, type Delay, type Loss, type PartitionMode, type ProxyStats, type TcpProxy } from './tcp-proxy.ts';
 
 export interface NetworkFaultPlan {
   // Resolves once the pipeline has done more work, naming when in a failure message.
@@ -33,6 +33,14 @@ export async function runNetworkFaults(net: TcpProxy, plan: NetworkFaultPlan): P
     const d = statsSince(from, net.stats());
     console.info(`${name}: ${JSON.stringify(d)}`);
     return d;
+  };
+  // A partition held for partitionMs: what went through the proxy meanwhile, and the orders sent.
+  const holdPartition = async (mode: PartitionMode) => {
+    const from = net.stats();
+    net.partition(mode);
+    const sentBefore = plan.sent();
+    await sleep(plan.partitionMs); // hold the fault
+    return { stats: phase(mode === 'reset' ? 'reset partition' : mode, from), sent: plan.sent() - sentBefore };
   };
 
   await plan.moving('with the network clean');
@@ -65,12 +73,7 @@ export async function runNetworkFaults(net: TcpProxy, plan: NetworkFaultPlan): P
   await plan.moving('once the loss is over');
 
   // 3. Blackhole: nothing goes through, sockets stay open.
-  const holeFrom = net.stats();
-  net.partition('blackhole');
-  const sentBeforeHole = plan.sent();
-  await sleep(plan.partitionMs); // hold the fault
-  const hole = phase('blackhole', holeFrom);
-  const sentDuringHole = plan.sent() - sentBeforeHole;
+  const { stats: hole, sent: sentDuringHole } = await holdPartition('blackhole');
   // The partition stopped the traffic the roles kept sending, and orders kept arriving.
   expect(hole.bytesUp + hole.bytesDown).toBe(0);
   expect(hole.chunksHeld).toBeGreaterThan(0);
@@ -83,12 +86,7 @@ export async function runNetworkFaults(net: TcpProxy, plan: NetworkFaultPlan): P
   expect(afterHole.bytesDown).toBeGreaterThan(0);
 
   // 4. Partition with resets: every connection reset, every reconnect refused.
-  const cutFrom = net.stats();
-  net.partition('reset');
-  const sentBeforeCut = plan.sent();
-  await sleep(plan.partitionMs); // hold the fault
-  const cut = phase('reset partition', cutFrom);
-  const sentDuringCut = plan.sent() - sentBeforeCut;
+  const { stats: cut, sent: sentDuringCut } = await holdPartition('reset');
   expect(cut.reset).toBeGreaterThanOrEqual(3);
   expect(cut.refused).toBeGreaterThan(0); // the roles' drivers kept trying to reconnect
   expect(cut.bytesUp + cut.bytesDown).toBe(0);
